@@ -1,0 +1,3 @@
+#ifndef ISO_INSTANCE_H
+#define ISO_INSTANCE_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef ISO_NSJOB_H
+#define ISO_NSJOB_H
+#endif

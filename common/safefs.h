@@ -1,0 +1,44 @@
+/* Root-safe file-system primitives. Everything a user can influence is reached relative to a
+ * directory file descriptor, one component at a time, never following a symlink (O_NOFOLLOW,
+ * AT_SYMLINK_NOFOLLOW), with owner and mode checked on the opened object (fstat), not the path. */
+#ifndef ISO_SAFEFS_H
+#define ISO_SAFEFS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/* Open the absolute directory PATH by walking from "/" component by component. No symlink is
+ * followed; every directory on the way must be owned by root and not writable by group or others.
+ * With CREATE, missing components are made (root, 0755; the last one 0700).
+ * The final directory must be owned by root with no access at all for group and others.
+ * Returns an O_DIRECTORY|O_CLOEXEC fd, or -1 with a message naming the offending component. */
+int safe_open_root_dir(const char *path, bool create, struct err *e);
+
+/* Open the existing directory NAME (one component) in DIRFD without following a symlink. */
+int safe_open_dir_at(int dirfd, const char *name, struct err *e);
+
+/* Create the directory NAME (one component) in DIRFD with MODE, owned by UID:GID, and return an
+ * fd on it. If it already exists it must be a directory (not a symlink) owned by UID:GID with
+ * exactly MODE, else -1 (errno EEXIST) and nothing is changed. The mode is set with fchmod, so
+ * the umask does not matter. */
+int safe_mkdir_at(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, struct err *e);
+
+/* Remove NAME (one component) in DIRFD and everything below it, like systemd's rm_rf: each
+ * directory is read through its own fd, entries are removed with unlinkat (a symlink is removed,
+ * never followed), subdirectories are opened with O_NOFOLLOW relative to their parent, another
+ * mount is never entered (compared by mount id), and an explicit stack replaces recursion. It
+ * keeps going after an error and returns -1 with the first one; NAME missing is success. */
+int safe_remove_tree_at(int dirfd, const char *name, struct err *e);
+
+/* Remove everything inside the directory open on FD, but not the directory itself. */
+int safe_empty_dir(int fd, struct err *e);
+
+/* True if FD is on a local file system (not NFS, Lustre, GPFS, CIFS, ...). */
+bool safe_is_local(int fd);
+
+/* True if NAME in DIRFD is a mount point (its mount id differs from DIRFD's). */
+bool safe_is_mountpoint_at(int dirfd, const char *name);
+
+#endif
