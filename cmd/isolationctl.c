@@ -1,4 +1,278 @@
-int main(void)
+/* isolationctl: validate an isolation policy and show what a user would get (isolationctl(1)). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "err.h"
+#include "plan.h"
+#include "policy.h"
+
+#define EXIT_INVALID 1
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
 {
+    fprintf(out,
+            "Usage: isolationctl check [FILE]\n"
+            "       isolationctl explain [--policy FILE] --user NAME [--groups G1,G2]\n"
+            "                            [--partition P] [--profile X] [--job-id N]\n"
+            "                            [--uid N] [--mem SIZE] [--json]\n"
+            "FILE defaults to " POLICY_DEFAULT_PATH ". See isolationctl(1).\n");
+}
+
+/* Load PATH; on failure print every diagnostic and return NULL. */
+static struct policy *load_or_report(const char *path, struct diag_list *d)
+{
+    struct policy *p = policy_load(path, d);
+
+    if (!p)
+        diag_print(d, stderr);
+    return p;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *path = argc > 1 ? argv[1] : POLICY_DEFAULT_PATH;
+    struct diag_list d;
+    struct policy *p;
+
+    if (argc > 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    diag_list_init(&d, path);
+    p = policy_load(path, &d);
+    if (p)
+        policy_lint(p, &d);
+    diag_print(&d, stderr);
+    diag_list_free(&d);
+    policy_free(p);
+    return p ? 0 : EXIT_INVALID;
+}
+
+/* What explain was asked about; names and groups are borrowed from argv or NSS copies. */
+struct explain_args {
+    const char *policy;
+    const char *user;
+    char *groups; /* comma list, owned */
+    const char *partition;
+    const char *profile;
+    const char *uid;
+    const char *job_id;
+    const char *mem;
+    int json;
+};
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        return -1;
+    switch (*end) {
+    case 'T': case 't': n *= 1024; /* fall through */
+    case 'G': case 'g': n *= 1024; /* fall through */
+    case 'M': case 'm': n *= 1024; /* fall through */
+    case 'K': case 'k': n *= 1024; end++; break;
+    }
+    if (*end)
+        return -1;
+    *v = n;
     return 0;
+}
+
+/* Group names of USER from NSS, primary first, as a comma list. */
+static char *nss_groups(const struct passwd *pw)
+{
+    int n = 64;
+    gid_t *gids = NULL;
+    char *out = NULL;
+    size_t len = 0;
+
+    for (;;) {
+        gid_t *g = realloc(gids, n * sizeof(*g));
+        if (!g)
+            goto out;
+        gids = g;
+        int want = n;
+        if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &want) >= 0) {
+            n = want;
+            break;
+        }
+        n = want > n ? want : n * 2;
+    }
+    for (int i = 0; i < n; i++) {
+        struct group *gr = getgrgid(gids[i]);
+        char num[32];
+        const char *name = gr ? gr->gr_name : (snprintf(num, sizeof(num), "%u", gids[i]), num);
+        char *o = realloc(out, len + strlen(name) + 2);
+        if (!o)
+            goto out;
+        out = o;
+        len += sprintf(out + len, "%s%s", len ? "," : "", name);
+    }
+out:
+    free(gids);
+    return out;
+}
+
+static size_t split_commas(char *s, const char **v, size_t max)
+{
+    size_t n = 0;
+
+    for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ","))
+        v[n++] = tok;
+    return n;
+}
+
+static int fill_identity(struct explain_args *a, struct job_identity *id, const char **groups,
+                         size_t max)
+{
+    struct passwd *pw = getpwnam(a->user);
+    uint64_t n;
+
+    id->user = a->user;
+    if (pw) {
+        id->uid = pw->pw_uid;
+        id->gid = pw->pw_gid;
+        if (!a->groups && !(a->groups = nss_groups(pw)))
+            return -1;
+    } else if (!a->groups || !a->uid) {
+        fprintf(stderr, "isolationctl: user \"%s\" is unknown here; give --uid and --groups\n",
+                a->user);
+        return -1;
+    }
+    if (a->uid) {
+        if (parse_u64(a->uid, &n) < 0)
+            goto bad;
+        id->uid = n;
+    }
+    if (a->job_id) {
+        if (parse_u64(a->job_id, &n) < 0 || n > UINT32_MAX)
+            goto bad;
+        id->job_id = n;
+    }
+    if (a->mem && parse_u64(a->mem, &id->mem_bytes) < 0)
+        goto bad;
+    id->node_mem_bytes = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    id->ngroups = split_commas(a->groups, groups, max);
+    id->groups = groups;
+    id->group = id->ngroups ? groups[0] : NULL;
+    return 0;
+bad:
+    fprintf(stderr, "isolationctl: --uid, --job-id and --mem take numbers (--mem also 512M, 8G)\n");
+    return -1;
+}
+
+static void print_header(const struct explain_args *a, const struct job_identity *id)
+{
+    printf("user %s (uid %lu), groups ", id->user, (unsigned long)id->uid);
+    for (size_t i = 0; i < id->ngroups; i++)
+        printf("%s%s", i ? "," : "", id->groups[i]);
+    printf("; partition %s; job %" PRIu32 "\n", a->partition ? a->partition : "(any)",
+           id->job_id);
+}
+
+static int run_explain(struct explain_args *a)
+{
+    struct diag_list d;
+    struct policy *p;
+    struct job_identity id = {0};
+    const char *groups[1024];
+    const char *profile;
+    struct plan *plan = NULL;
+    struct err e;
+    int rc = EXIT_INVALID;
+
+    diag_list_init(&d, a->policy);
+    if (!(p = load_or_report(a->policy, &d)))
+        goto out;
+    if (fill_identity(a, &id, groups, 1024) < 0) {
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (profile_resolve(p, a->partition ? a->partition : "", a->profile, &profile, &e) < 0 ||
+        plan_build(p, profile, &id, &plan, &e) < 0) {
+        fprintf(stderr, "isolationctl: %s\n", e.text);
+        goto out;
+    }
+    if (a->json) {
+        plan_print_json(plan, stdout);
+    } else {
+        print_header(a, &id);
+        plan_print_text(plan, a->policy, stdout);
+    }
+    rc = 0;
+out:
+    plan_free(plan);
+    policy_free(p);
+    diag_list_free(&d);
+    return rc;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"policy", required_argument, NULL, 'f'}, {"user", required_argument, NULL, 'u'},
+        {"groups", required_argument, NULL, 'g'}, {"partition", required_argument, NULL, 'p'},
+        {"profile", required_argument, NULL, 'P'}, {"job-id", required_argument, NULL, 'j'},
+        {"uid", required_argument, NULL, 'U'},     {"mem", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'J'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct explain_args a = {.policy = POLICY_DEFAULT_PATH};
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "f:u:g:p:P:j:U:m:Jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': a.policy = optarg; break;
+        case 'u': a.user = optarg; break;
+        case 'g': free(a.groups); a.groups = strdup(optarg); break;
+        case 'p': a.partition = optarg; break;
+        case 'P': a.profile = optarg; break;
+        case 'j': a.job_id = optarg; break;
+        case 'U': a.uid = optarg; break;
+        case 'm': a.mem = optarg; break;
+        case 'J': a.json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (!a.user || optind != argc) {
+        usage(stderr);
+        free(a.groups);
+        return EXIT_USAGE;
+    }
+    rc = run_explain(&a);
+    free(a.groups);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "explain") == 0)
+        return cmd_explain(argc - 1, argv + 1);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "isolationctl: unknown command \"%s\"\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
 }

@@ -1,3 +1,87 @@
+/* The instance store: per-job state under the instance base, reached only through file
+ * descriptors opened from the checked base.
+ *
+ *   BASE/                 root 0700; a private self-bind mount, so namespace pins can live here
+ *   BASE/.lock            the store lock (flock): job creation, removal and the sweep take it
+ *   BASE/job/JOBID/       root 0700; flock'ed while a prolog builds it
+ *       ns                the pin: the job's mount namespace file bind-mounted here
+ *       state             the decision (profile, uid, env, or the error the tasks must report)
+ *       NAME              scope: job disk instances, owned by the user
+ *   BASE/user/UID/        root 0700
+ *       NAME              scope: user instances (disk directories, or tmpfs mount points)
+ *       jobs/JOBID        one reference per job of that user using them on this node
+ *
+ * NAME is the polydir path escaped: /var/tmp -> var-tmp (see instance_name()). */
 #ifndef ISO_INSTANCE_H
 #define ISO_INSTANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "plan.h"
+
+struct instance_store;
+
+/* Open BASE (creating it root 0700 if missing), check it as pam_namespace checks an instance
+ * parent (root-owned, no access for others, local, every parent root-owned and not writable by
+ * others), make sure it is a private mount, and create job/ and user/. */
+struct instance_store *instance_store_open(const char *base, struct err *e);
+void instance_store_close(struct instance_store *s);
+const char *instance_store_path(const struct instance_store *s);
+
+/* Exclusive store lock, for creating or removing a job and for the sweep. */
+int instance_store_lock(struct instance_store *s, struct err *e);
+void instance_store_unlock(struct instance_store *s);
+
+/* A job's directory, open and locked by this process. */
+struct instance_job {
+    uint32_t job_id;
+    int dirfd;
+};
+
+/* Create (or reopen) BASE/job/JOBID and flock it. Call with the store lock held. */
+int instance_job_open(struct instance_store *s, uint32_t job_id, bool create,
+                      struct instance_job *job, struct err *e);
+void instance_job_close(struct instance_job *job);
+
+/* The name of a polydir's instance: "/var/tmp" -> "var-tmp"; '-' and unusual bytes are
+ * escaped as \xNN, so distinct paths give distinct names. */
+void instance_name(const char *path, char *buf, size_t size);
+
+/* Make the instance of polydir D for the job and return an O_PATH fd on its root, to be bound
+ * over the polydir. HOST_MODE is the polydir's mode on the node (the instance gets it, owned by
+ * the user, as pam_namespace does). A scope: job tmpfs has no host side: returns -2 and the
+ * namespace builder mounts it. A scope: user instance takes a reference for the job. */
+int instance_make(struct instance_store *s, struct instance_job *job, const struct plan_polydir *d,
+                  uid_t uid, gid_t gid, mode_t host_mode, struct err *e);
+
+/* The decision recorded for a job by its prolog, read by each step. */
+struct job_state {
+    char profile[128];
+    uid_t uid;
+    gid_t gid;
+    bool isolated;      /* false: profile none, or on_error: allow after a failure */
+    char error[1024];   /* non-empty: the job must not run; this is why */
+    char **env;         /* NAME=VALUE strings, NULL-terminated (may be NULL) */
+};
+
+int instance_state_write(struct instance_job *job, const struct job_state *st, struct err *e);
+/* Returns 0, or -1 with errno ENOENT when there is no state yet. */
+int instance_state_read(struct instance_store *s, uint32_t job_id, struct job_state *st,
+                        struct err *e);
+void job_state_clear(struct job_state *st);
+
+/* Open the job's pin and check that it is a live mount namespace; -1 with ENOENT if not. */
+int instance_pin_open(struct instance_store *s, uint32_t job_id, struct err *e);
+
+/* Remove everything of the job: unpin, drop its user references (removing a user's instances
+ * when their last job on the node ends), remove its directory. Takes the store lock. */
+int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e);
+
+/* Remove jobs whose namespace is gone (a node reboot) and are not being built, and user
+ * instances no job references. Takes the store lock. Returns the number of jobs removed. */
+int instance_sweep(struct instance_store *s, struct err *e);
+
 #endif
