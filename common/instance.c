@@ -1,1 +1,757 @@
 #include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "instance.h"
+#include "log.h"
+#include "safefs.h"
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+struct instance_store {
+    char *path;
+    int fd;
+    int lockfd;
+};
+
+static void fd_path(int fd, char *buf, size_t size)
+{
+    snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+static bool is_mount_root(int fd)
+{
+    struct statx stx;
+
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0)
+        return false;
+    return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+           (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+/* Pins can only live on a private mount: on a shared one the pin would propagate into the very
+ * namespace it pins. So BASE becomes a bind mount of itself, made private. Returns a new fd on
+ * the (possibly new) mount, or -1. */
+static int make_private_mount(const char *path, int fd, struct err *e)
+{
+    char p[64];
+
+    if (!is_mount_root(fd)) {
+        fd_path(fd, p, sizeof(p));
+        if (mount(p, p, NULL, MS_BIND, NULL) < 0)
+            return errprintf_errno(e, errno, "instance base %s: cannot bind it onto itself", path);
+        close(fd);
+        /* The old fd still points below the new mount: reopen through the path. */
+        if ((fd = safe_open_root_dir(path, false, e)) < 0)
+            return -1;
+    }
+    fd_path(fd, p, sizeof(p));
+    if (mount(NULL, p, NULL, MS_PRIVATE, NULL) < 0) {
+        errprintf_errno(e, errno, "instance base %s: cannot make it a private mount", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct instance_store *instance_store_open(const char *base, bool setup, struct err *e)
+{
+    struct instance_store *s = calloc(1, sizeof(*s));
+    int fd;
+
+    if (!s || !(s->path = strdup(base))) {
+        free(s);
+        errprintf(e, "out of memory");
+        return NULL;
+    }
+    s->fd = s->lockfd = -1;
+    if ((fd = safe_open_root_dir(base, setup, e)) < 0)
+        goto fail;
+    if (setup && (fd = make_private_mount(base, fd, e)) < 0)
+        goto fail;
+    s->fd = fd;
+    if (setup) {
+        int d;
+        if ((d = safe_mkdir_at(fd, "job", 0700, 0, 0, e)) < 0)
+            goto fail;
+        close(d);
+        if ((d = safe_mkdir_at(fd, "user", 0700, 0, 0, e)) < 0)
+            goto fail;
+        close(d);
+    }
+    return s;
+fail:
+    instance_store_close(s);
+    return NULL;
+}
+
+void instance_store_close(struct instance_store *s)
+{
+    if (!s)
+        return;
+    if (s->lockfd >= 0)
+        close(s->lockfd);
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->path);
+    free(s);
+}
+
+const char *instance_store_path(const struct instance_store *s)
+{
+    return s->path;
+}
+
+int instance_store_lock(struct instance_store *s, struct err *e)
+{
+    struct stat st;
+
+    if (s->lockfd < 0) {
+        s->lockfd = openat(s->fd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (s->lockfd < 0)
+            return errprintf_errno(e, errno, "%s/.lock", s->path);
+        if (fstat(s->lockfd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0) {
+            close(s->lockfd);
+            s->lockfd = -1;
+            return errprintf(e, "%s/.lock: not a regular file owned by root", s->path);
+        }
+    }
+    while (flock(s->lockfd, LOCK_EX) < 0)
+        if (errno != EINTR)
+            return errprintf_errno(e, errno, "%s/.lock: cannot lock", s->path);
+    return 0;
+}
+
+void instance_store_unlock(struct instance_store *s)
+{
+    if (s->lockfd >= 0)
+        flock(s->lockfd, LOCK_UN);
+}
+
+/* --- names -------------------------------------------------------------------------------- */
+
+void instance_name(const char *path, char *buf, size_t size)
+{
+    size_t off = 0;
+
+    while (*path == '/')
+        path++;
+    for (const char *p = path; *p && off + 5 < size; p++) {
+        unsigned char c = *p;
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '_' || (c == '.' && p != path);
+        if (c == '/')
+            buf[off++] = '-';
+        else if (plain)
+            buf[off++] = c;
+        else
+            off += snprintf(buf + off, size - off, "\\x%02x", c);
+    }
+    buf[off] = '\0';
+}
+
+static void job_name(uint32_t job_id, char *buf, size_t size)
+{
+    snprintf(buf, size, "%" PRIu32, job_id);
+}
+
+/* --- jobs --------------------------------------------------------------------------------- */
+
+static int open_sub(struct instance_store *s, const char *name, struct err *e)
+{
+    return safe_open_dir_at(s->fd, name, e);
+}
+
+int instance_job_open(struct instance_store *s, uint32_t job_id, bool create,
+                      struct instance_job *job, struct err *e)
+{
+    char name[16];
+    int jobs, fd;
+
+    job->job_id = job_id;
+    job->dirfd = -1;
+    job_name(job_id, name, sizeof(name));
+    if ((jobs = open_sub(s, "job", e)) < 0)
+        return -1;
+    fd = create ? safe_mkdir_at(jobs, name, 0700, 0, 0, e) : safe_open_dir_at(jobs, name, e);
+    close(jobs);
+    if (fd < 0)
+        return -1;
+    job->dirfd = fd;
+    return 0;
+}
+
+void instance_job_close(struct instance_job *job)
+{
+    if (job->dirfd >= 0)
+        close(job->dirfd);
+    job->dirfd = -1;
+}
+
+/* BASE/user/UID, created root 0700, with its jobs/ directory. */
+static int open_user_dir(struct instance_store *s, uid_t uid, bool create, struct err *e)
+{
+    char name[32];
+    int users, fd, jobs;
+
+    snprintf(name, sizeof(name), "%lu", (unsigned long)uid);
+    if ((users = open_sub(s, "user", e)) < 0)
+        return -1;
+    fd = create ? safe_mkdir_at(users, name, 0700, 0, 0, e) : safe_open_dir_at(users, name, e);
+    close(users);
+    if (fd < 0 || !create)
+        return fd;
+    if ((jobs = safe_mkdir_at(fd, "jobs", 0700, 0, 0, e)) < 0) {
+        close(fd);
+        return -1;
+    }
+    close(jobs);
+    return fd;
+}
+
+static int add_user_ref(int userfd, uint32_t job_id, struct err *e)
+{
+    char name[16];
+    int jobs, fd;
+
+    job_name(job_id, name, sizeof(name));
+    if ((jobs = safe_open_dir_at(userfd, "jobs", e)) < 0)
+        return -1;
+    fd = openat(jobs, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    close(jobs);
+    if (fd < 0)
+        return errprintf_errno(e, errno, "cannot record job %s as a user of its instances", name);
+    close(fd);
+    return 0;
+}
+
+static int mount_tmpfs_at(int dirfd, const char *name, uint64_t size, mode_t mode, uid_t uid,
+                          gid_t gid, struct err *e)
+{
+    char opts[128], p[64];
+    int fd = safe_open_dir_at(dirfd, name, e);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    fd_path(fd, p, sizeof(p));
+    if (size)
+        snprintf(opts, sizeof(opts), "size=%" PRIu64 ",mode=%o,uid=%lu,gid=%lu", size,
+                 (unsigned)mode, (unsigned long)uid, (unsigned long)gid);
+    else
+        snprintf(opts, sizeof(opts), "mode=%o,uid=%lu,gid=%lu", (unsigned)mode,
+                 (unsigned long)uid, (unsigned long)gid);
+    rc = mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, opts);
+    close(fd);
+    if (rc < 0)
+        return errprintf_errno(e, errno, "cannot mount a tmpfs instance (%s)", opts);
+    return 0;
+}
+
+/* A scope: user instance, shared by the user's jobs on this node; made by the first of them. */
+static int make_user_instance(struct instance_store *s, struct instance_job *job,
+                              const struct plan_polydir *d, const char *name, uid_t uid,
+                              gid_t gid, mode_t mode, struct err *e)
+{
+    int ufd = open_user_dir(s, uid, true, e);
+    int fd = -1;
+
+    if (ufd < 0)
+        return -1;
+    if (d->backing == BACKING_DISK) {
+        fd = safe_mkdir_at(ufd, name, mode, uid, gid, e);
+    } else {
+        /* Another job of the user mounted it already: share it, whatever its size. */
+        if (safe_is_mountpoint_at(ufd, name)) {
+            fd = safe_open_dir_at(ufd, name, e);
+        } else {
+            int mp = safe_mkdir_at(ufd, name, 0700, 0, 0, e);
+            if (mp >= 0) {
+                close(mp);
+                if (mount_tmpfs_at(ufd, name, d->size_bytes, mode, uid, gid, e) == 0)
+                    fd = safe_open_dir_at(ufd, name, e);
+            }
+        }
+    }
+    if (fd >= 0 && add_user_ref(ufd, job->job_id, e) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    close(ufd);
+    return fd;
+}
+
+int instance_make(struct instance_store *s, struct instance_job *job, const struct plan_polydir *d,
+                  uid_t uid, gid_t gid, mode_t host_mode, char *path, size_t size, struct err *e)
+{
+    char name[PATH_MAX / 4];
+    mode_t mode = host_mode & 07777;
+    int fd;
+
+    instance_name(d->path, name, sizeof(name));
+    path[0] = '\0';
+    if (d->scope == SCOPE_USER) {
+        fd = make_user_instance(s, job, d, name, uid, gid, mode, e);
+        snprintf(path, size, "user/%lu/%s", (unsigned long)uid, name);
+    } else if (d->backing == BACKING_TMPFS) {
+        return 0;
+    } else {
+        fd = safe_mkdir_at(job->dirfd, name, mode, uid, gid, e);
+        snprintf(path, size, "job/%" PRIu32 "/%s", job->job_id, name);
+    }
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+/* --- state -------------------------------------------------------------------------------- */
+
+static void read_boot_id(char *buf, size_t size)
+{
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+    buf[0] = '\0';
+    if (f) {
+        if (fgets(buf, size, f))
+            buf[strcspn(buf, "\n")] = '\0';
+        fclose(f);
+    }
+}
+
+/* Values are written with \n and \\ escaped, so one line is one key. */
+static void put_escaped(FILE *f, const char *key, const char *v)
+{
+    fprintf(f, "%s=", key);
+    for (; *v; v++) {
+        if (*v == '\n')
+            fputs("\\n", f);
+        else if (*v == '\\')
+            fputs("\\\\", f);
+        else
+            fputc(*v, f);
+    }
+    fputc('\n', f);
+}
+
+static void unescape(char *s)
+{
+    char *w = s;
+
+    for (char *r = s; *r; r++) {
+        if (*r == '\\' && r[1] == 'n') {
+            *w++ = '\n';
+            r++;
+        } else if (*r == '\\' && r[1] == '\\') {
+            *w++ = '\\';
+            r++;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+int instance_state_write(struct instance_job *job, const struct job_state *st, struct err *e)
+{
+    char boot[40];
+    int fd;
+    FILE *f;
+
+    read_boot_id(boot, sizeof(boot));
+    unlinkat(job->dirfd, "state.new", 0);
+    fd = openat(job->dirfd, "state.new", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                0600);
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+        if (fd >= 0)
+            close(fd);
+        return errprintf_errno(e, errno, "job %" PRIu32 ": cannot write its state", job->job_id);
+    }
+    fprintf(f, "boot_id=%s\nuid=%lu\ngid=%lu\nisolated=%d\n", boot, (unsigned long)st->uid,
+            (unsigned long)st->gid, st->isolated ? 1 : 0);
+    put_escaped(f, "profile", st->profile);
+    put_escaped(f, "error", st->error);
+    for (char **v = st->env; v && *v; v++)
+        put_escaped(f, "env", *v);
+    if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+        fclose(f);
+        return errprintf_errno(e, errno, "job %" PRIu32 ": cannot write its state", job->job_id);
+    }
+    fclose(f);
+    if (renameat(job->dirfd, "state.new", job->dirfd, "state") < 0)
+        return errprintf_errno(e, errno, "job %" PRIu32 ": cannot write its state", job->job_id);
+    return 0;
+}
+
+void job_state_clear(struct job_state *st)
+{
+    for (char **v = st->env; v && *v; v++)
+        free(*v);
+    free(st->env);
+    memset(st, 0, sizeof(*st));
+}
+
+static int state_add_env(struct job_state *st, const char *v)
+{
+    size_t n = 0;
+    char **env;
+
+    while (st->env && st->env[n])
+        n++;
+    if (!(env = realloc(st->env, (n + 2) * sizeof(*env))))
+        return -1;
+    st->env = env;
+    if (!(env[n] = strdup(v)))
+        return -1;
+    env[n + 1] = NULL;
+    return 0;
+}
+
+static int state_set(struct job_state *st, char *key, char *val)
+{
+    unescape(val);
+    if (strcmp(key, "boot_id") == 0)
+        snprintf(st->boot_id, sizeof(st->boot_id), "%s", val);
+    else if (strcmp(key, "uid") == 0)
+        st->uid = strtoul(val, NULL, 10);
+    else if (strcmp(key, "gid") == 0)
+        st->gid = strtoul(val, NULL, 10);
+    else if (strcmp(key, "isolated") == 0)
+        st->isolated = strcmp(val, "1") == 0;
+    else if (strcmp(key, "profile") == 0)
+        snprintf(st->profile, sizeof(st->profile), "%s", val);
+    else if (strcmp(key, "error") == 0)
+        snprintf(st->error, sizeof(st->error), "%s", val);
+    else if (strcmp(key, "env") == 0)
+        return state_add_env(st, val);
+    return 0;
+}
+
+static int read_state_at(int jobfd, struct job_state *st, struct err *e)
+{
+    int fd = openat(jobfd, "state", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    char line[8192];
+    FILE *f;
+    int rc = 0;
+
+    memset(st, 0, sizeof(*st));
+    if (fd < 0)
+        return errprintf_errno(e, errno, "no state");
+    if (!(f = fdopen(fd, "r"))) {
+        close(fd);
+        return errprintf_errno(e, errno, "cannot read state");
+    }
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        char *eq = strchr(line, '=');
+        line[strcspn(line, "\n")] = '\0';
+        if (!eq)
+            continue;
+        *eq = '\0';
+        rc = state_set(st, line, eq + 1);
+    }
+    fclose(f);
+    if (rc < 0) {
+        job_state_clear(st);
+        return errprintf(e, "out of memory");
+    }
+    return 0;
+}
+
+int instance_state_read(struct instance_store *s, uint32_t job_id, struct job_state *st,
+                        struct err *e)
+{
+    struct instance_job job;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    if (instance_job_open(s, job_id, false, &job, e) < 0)
+        return -1;
+    rc = read_state_at(job.dirfd, st, e);
+    instance_job_close(&job);
+    return rc;
+}
+
+/* --- pins --------------------------------------------------------------------------------- */
+
+static int pin_open_at(int jobfd)
+{
+    struct statfs sf;
+    int fd = openat(jobfd, "ns", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    if (fstatfs(fd, &sf) < 0 || sf.f_type != NSFS_MAGIC) {
+        close(fd);
+        errno = ENOENT;
+        return -1;
+    }
+    return fd;
+}
+
+int instance_pin_open(struct instance_store *s, uint32_t job_id, struct err *e)
+{
+    struct instance_job job;
+    int fd;
+
+    if (instance_job_open(s, job_id, false, &job, e) < 0)
+        return -1;
+    fd = pin_open_at(job.dirfd);
+    instance_job_close(&job);
+    if (fd < 0)
+        return errprintf_errno(e, errno, "job %" PRIu32 ": no namespace pinned", job_id);
+    return fd;
+}
+
+/* Detach every mount stacked on NAME in DIRFD (a pin, or a user's tmpfs instance). */
+static int unmount_at(int dirfd, const char *name, struct err *e)
+{
+    char p[64];
+
+    for (int i = 0; i < 16 && safe_is_mountpoint_at(dirfd, name); i++) {
+        int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return errprintf_errno(e, errno, "cannot open %s to unmount it", name);
+        fd_path(fd, p, sizeof(p));
+        int rc = umount2(p, MNT_DETACH);
+        close(fd);
+        if (rc < 0)
+            return errprintf_errno(e, errno, "cannot unmount %s", name);
+    }
+    return 0;
+}
+
+/* --- removal ------------------------------------------------------------------------------ */
+
+/* Detach the tmpfs instances of a user and remove the directory. */
+static int remove_user_dir(int users, const char *uidname, struct err *e)
+{
+    int fd = safe_open_dir_at(users, uidname, e);
+    int rc = 0;
+    DIR *d;
+    struct dirent *de;
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!(d = fdopendir(fd))) {
+        close(fd);
+        return errprintf_errno(e, errno, "user %s: cannot list instances", uidname);
+    }
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            if (unmount_at(dirfd(d), de->d_name, e) < 0)
+                rc = -1;
+    closedir(d);
+    if (rc == 0)
+        rc = safe_remove_tree_at(users, uidname, e);
+    return rc;
+}
+
+static bool dir_is_empty(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d;
+    struct dirent *de;
+    bool empty = true;
+
+    if (fd < 0 || !(d = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    while (empty && (de = readdir(d)))
+        empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
+/* Drop JOB's reference in every user directory (JOB_ID 0: drop none), and remove the instances
+ * of users whose jobs/ has become empty. */
+static int release_users(struct instance_store *s, uint32_t job_id, struct err *e)
+{
+    char jname[16];
+    int users = open_sub(s, "user", e);
+    int rc = 0;
+    DIR *d;
+    struct dirent *de;
+
+    if (users < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!(d = fdopendir(users))) {
+        close(users);
+        return errprintf_errno(e, errno, "cannot list user instances");
+    }
+    job_name(job_id, jname, sizeof(jname));
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        int ufd = safe_open_dir_at(dirfd(d), de->d_name, NULL);
+        if (ufd < 0)
+            continue;
+        int jobs = safe_open_dir_at(ufd, "jobs", NULL);
+        if (jobs >= 0 && job_id)
+            unlinkat(jobs, jname, 0);
+        bool last = jobs < 0 || dir_is_empty(ufd, "jobs");
+        if (jobs >= 0)
+            close(jobs);
+        close(ufd);
+        if (last && remove_user_dir(dirfd(d), de->d_name, rc ? NULL : e) < 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc;
+}
+
+static int remove_job_locked(struct instance_store *s, uint32_t job_id, struct err *e)
+{
+    char name[16];
+    int jobs, rc = 0;
+
+    job_name(job_id, name, sizeof(name));
+    if ((jobs = open_sub(s, "job", e)) < 0)
+        return -1;
+    int jfd = safe_open_dir_at(jobs, name, NULL);
+    if (jfd >= 0) {
+        rc = unmount_at(jfd, "ns", e);
+        close(jfd);
+    }
+    if (release_users(s, job_id, rc ? NULL : e) < 0)
+        rc = -1;
+    if (rc == 0)
+        rc = safe_remove_tree_at(jobs, name, e);
+    close(jobs);
+    return rc;
+}
+
+int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e)
+{
+    int rc;
+
+    if (instance_store_lock(s, e) < 0)
+        return -1;
+    rc = remove_job_locked(s, job_id, e);
+    instance_store_unlock(s);
+    return rc;
+}
+
+/* A job is stale when its namespace is gone and it was set up in an earlier boot (or never
+ * finished: its builder holds the store lock until the state is written). */
+static bool job_is_stale(int jobs, const char *name, const char *boot)
+{
+    struct job_state st;
+    int jfd = safe_open_dir_at(jobs, name, NULL);
+    int pin;
+    bool stale;
+
+    if (jfd < 0)
+        return false;
+    if ((pin = pin_open_at(jfd)) >= 0) {
+        close(pin);
+        close(jfd);
+        return false;
+    }
+    if (read_state_at(jfd, &st, NULL) < 0)
+        stale = true;
+    else
+        stale = strcmp(st.boot_id, boot) != 0;
+    job_state_clear(&st);
+    close(jfd);
+    return stale;
+}
+
+static int sweep_jobs(struct instance_store *s, struct err *e, int *removed)
+{
+    char boot[40];
+    int jobs = open_sub(s, "job", e);
+    int rc = 0;
+    DIR *d;
+    struct dirent *de;
+
+    if (jobs < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!(d = fdopendir(jobs))) {
+        close(jobs);
+        return errprintf_errno(e, errno, "cannot list jobs");
+    }
+    read_boot_id(boot, sizeof(boot));
+    while ((de = readdir(d))) {
+        char *end;
+        unsigned long id = strtoul(de->d_name, &end, 10);
+        if (de->d_name[0] == '.' || *end || id > UINT32_MAX)
+            continue;
+        if (!job_is_stale(dirfd(d), de->d_name, boot))
+            continue;
+        log_info("removing instances of job %lu, left by an earlier boot or a failed prolog",
+                 id);
+        if (remove_job_locked(s, (uint32_t)id, rc ? NULL : e) < 0)
+            rc = -1;
+        else
+            (*removed)++;
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Drop references held by jobs that no longer have a directory. */
+static int sweep_user_refs(struct instance_store *s)
+{
+    int users = open_sub(s, "user", NULL);
+    int jobs = open_sub(s, "job", NULL);
+    DIR *d;
+    struct dirent *de, *je;
+
+    if (users < 0 || jobs < 0 || !(d = fdopendir(users))) {
+        if (users >= 0)
+            close(users);
+        if (jobs >= 0)
+            close(jobs);
+        return 0;
+    }
+    while ((de = readdir(d))) {
+        int ufd = de->d_name[0] == '.' ? -1 : safe_open_dir_at(dirfd(d), de->d_name, NULL);
+        int rfd = ufd < 0 ? -1 : safe_open_dir_at(ufd, "jobs", NULL);
+        DIR *rd = rfd < 0 ? NULL : fdopendir(rfd);
+        while (rd && (je = readdir(rd))) {
+            struct stat st;
+            if (je->d_name[0] != '.' && fstatat(jobs, je->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                unlinkat(dirfd(rd), je->d_name, 0);
+        }
+        if (rd)
+            closedir(rd);
+        else if (rfd >= 0)
+            close(rfd);
+        if (ufd >= 0)
+            close(ufd);
+    }
+    closedir(d);
+    close(jobs);
+    return 0;
+}
+
+int instance_sweep(struct instance_store *s, struct err *e)
+{
+    int removed = 0, rc;
+
+    if (instance_store_lock(s, e) < 0)
+        return -1;
+    rc = sweep_jobs(s, e, &removed);
+    sweep_user_refs(s);
+    if (release_users(s, 0, rc ? NULL : e) < 0)
+        rc = -1;
+    instance_store_unlock(s);
+    return rc < 0 ? -1 : removed;
+}

@@ -3,7 +3,7 @@
  *
  *   BASE/                 root 0700; a private self-bind mount, so namespace pins can live here
  *   BASE/.lock            the store lock (flock): job creation, removal and the sweep take it
- *   BASE/job/JOBID/       root 0700; flock'ed while a prolog builds it
+ *   BASE/job/JOBID/       root 0700
  *       ns                the pin: the job's mount namespace file bind-mounted here
  *       state             the decision (profile, uid, env, or the error the tasks must report)
  *       NAME              scope: job disk instances, owned by the user
@@ -24,24 +24,26 @@
 
 struct instance_store;
 
-/* Open BASE (creating it root 0700 if missing), check it as pam_namespace checks an instance
- * parent (root-owned, no access for others, local, every parent root-owned and not writable by
- * others), make sure it is a private mount, and create job/ and user/. */
-struct instance_store *instance_store_open(const char *base, struct err *e);
+/* Open BASE and check it as pam_namespace checks an instance parent (root-owned, no access for
+ * others, local, every parent root-owned and not writable by others). With SETUP, create it
+ * (root 0700) if missing, make it a private mount so pins can live under it, and create job/
+ * and user/; without, only open it (the per-step path). */
+struct instance_store *instance_store_open(const char *base, bool setup, struct err *e);
 void instance_store_close(struct instance_store *s);
 const char *instance_store_path(const struct instance_store *s);
 
-/* Exclusive store lock, for creating or removing a job and for the sweep. */
+/* Exclusive store lock: every creation, removal and sweep holds it from start to end, so no
+ * one ever sees a half-built job. */
 int instance_store_lock(struct instance_store *s, struct err *e);
 void instance_store_unlock(struct instance_store *s);
 
-/* A job's directory, open and locked by this process. */
+/* A job's directory, open. */
 struct instance_job {
     uint32_t job_id;
     int dirfd;
 };
 
-/* Create (or reopen) BASE/job/JOBID and flock it. Call with the store lock held. */
+/* Create (or reopen) BASE/job/JOBID. Call with the store lock held. */
 int instance_job_open(struct instance_store *s, uint32_t job_id, bool create,
                       struct instance_job *job, struct err *e);
 void instance_job_close(struct instance_job *job);
@@ -50,12 +52,13 @@ void instance_job_close(struct instance_job *job);
  * escaped as \xNN, so distinct paths give distinct names. */
 void instance_name(const char *path, char *buf, size_t size);
 
-/* Make the instance of polydir D for the job and return an O_PATH fd on its root, to be bound
- * over the polydir. HOST_MODE is the polydir's mode on the node (the instance gets it, owned by
- * the user, as pam_namespace does). A scope: job tmpfs has no host side: returns -2 and the
- * namespace builder mounts it. A scope: user instance takes a reference for the job. */
+/* Make the instance of polydir D for the job and write its path below the base into PATH
+ * ("job/42/tmp", "user/1001/tmp"). HOST_MODE is the polydir's mode on the node: the instance gets
+ * it, owned by the user, as pam_namespace does. A scope: job tmpfs has no host side: PATH is set
+ * to "" and the namespace builder mounts it. A scope: user instance takes a reference for the
+ * job. */
 int instance_make(struct instance_store *s, struct instance_job *job, const struct plan_polydir *d,
-                  uid_t uid, gid_t gid, mode_t host_mode, struct err *e);
+                  uid_t uid, gid_t gid, mode_t host_mode, char *path, size_t size, struct err *e);
 
 /* The decision recorded for a job by its prolog, read by each step. */
 struct job_state {
@@ -65,6 +68,7 @@ struct job_state {
     bool isolated;      /* false: profile none, or on_error: allow after a failure */
     char error[1024];   /* non-empty: the job must not run; this is why */
     char **env;         /* NAME=VALUE strings, NULL-terminated (may be NULL) */
+    char boot_id[40];   /* filled by instance_state_write */
 };
 
 int instance_state_write(struct instance_job *job, const struct job_state *st, struct err *e);
@@ -80,8 +84,10 @@ int instance_pin_open(struct instance_store *s, uint32_t job_id, struct err *e);
  * when their last job on the node ends), remove its directory. Takes the store lock. */
 int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e);
 
-/* Remove jobs whose namespace is gone (a node reboot) and are not being built, and user
- * instances no job references. Takes the store lock. Returns the number of jobs removed. */
+/* Remove jobs left by an earlier boot (their pin is dead and their state names another boot id,
+ * or they have no state at all), and user instances no job references. A job of this boot
+ * without a namespace (profile none) is left to its epilog. Takes the store lock. Returns the
+ * number of jobs removed. */
 int instance_sweep(struct instance_store *s, struct err *e);
 
 #endif

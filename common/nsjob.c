@@ -1,1 +1,477 @@
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nsjob.h"
+#include "safefs.h"
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+
+#define MAX_SYMLINK_HOPS 40
+
+/* --- walking paths inside the new namespace ------------------------------------------------- */
+
+static bool on_tmpfs(int fd)
+{
+    struct statfs sf;
+
+    return fstatfs(fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+}
+
+/* Split off the next component of *REST into COMP; returns false at the end. */
+static bool next_component(const char **rest, char *comp, size_t size)
+{
+    const char *p = *rest, *end;
+
+    while (*p == '/')
+        p++;
+    if (!*p)
+        return false;
+    end = strchrnul(p, '/');
+    snprintf(comp, size, "%.*s", (int)(end - p), p);
+    *rest = end;
+    return true;
+}
+
+/* Follow the root-owned symlink COMP in DIRFD: the rest of the walk becomes its text followed by
+ * REST. A symlink owned by anyone else is refused: that is how a user would redirect a mount. */
+static int follow_link(int *dirfd, const char *comp, const struct stat *st, char *buf,
+                       const char **rest, const char *path, struct err *e)
+{
+    char target[PATH_MAX], joined[PATH_MAX];
+    ssize_t n;
+
+    if (st->st_uid != 0)
+        return errprintf(e, "%s: \"%s\" is a symlink owned by uid %lu; only root's symlinks are "
+                         "followed", path, comp, (unsigned long)st->st_uid);
+    if ((n = readlinkat(*dirfd, comp, target, sizeof(target) - 1)) < 0)
+        return errprintf_errno(e, errno, "%s: cannot read symlink \"%s\"", path, comp);
+    target[n] = '\0';
+    if (snprintf(joined, sizeof(joined), "%s%s", target, *rest) >= (int)sizeof(joined))
+        return errprintf(e, "%s: path too long", path);
+    strcpy(buf, joined);
+    *rest = buf;
+    if (target[0] == '/') {
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+            return errprintf_errno(e, errno, "cannot open /");
+        close(*dirfd);
+        *dirfd = root;
+    }
+    return 0;
+}
+
+/* Open PATH as an O_PATH fd, one component at a time. With CREATE, a missing component is made
+ * (root 0755), but only on a tmpfs: the plugin never writes to the node's real file systems. */
+static int open_path(const char *path, bool create, struct err *e)
+{
+    char buf[PATH_MAX], comp[NAME_MAX + 1];
+    const char *rest = path;
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), hops = 0;
+    struct stat st;
+
+    if (fd < 0)
+        return errprintf_errno(e, errno, "cannot open /");
+    while (next_component(&rest, comp, sizeof(comp))) {
+        if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno != ENOENT || !create || !on_tmpfs(fd)) {
+                errprintf_errno(e, errno, "%s: \"%s\"", path, comp);
+                goto fail;
+            }
+            if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+                errprintf_errno(e, errno, "%s: cannot create \"%s\" in the policy's tmpfs", path,
+                                comp);
+                goto fail;
+            }
+            continue; /* stat it again */
+        }
+        if (S_ISLNK(st.st_mode)) {
+            if (++hops > MAX_SYMLINK_HOPS) {
+                errprintf(e, "%s: too many symlinks", path);
+                goto fail;
+            }
+            if (follow_link(&fd, comp, &st, buf, &rest, path, e) < 0)
+                goto fail;
+            continue;
+        }
+        int next = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) {
+            errprintf_errno(e, errno, "%s: \"%s\"", path, comp);
+            goto fail;
+        }
+        close(fd);
+        fd = next;
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+/* Open the parent of PATH (created in a tmpfs if CREATE) and copy the last component to NAME. */
+static int open_parent(const char *path, bool create, char *name, size_t size, struct err *e)
+{
+    char parent[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+
+    if (!slash || !slash[1])
+        return errprintf(e, "%s: not a path below /", path);
+    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
+    snprintf(name, size, "%s", slash + 1);
+    return open_path(parent[0] ? parent : "/", create, e);
+}
+
+/* --- mounting through file descriptors ------------------------------------------------------- */
+
+static unsigned mount_attrs(bool readonly, bool noexec)
+{
+    return MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (readonly ? MOUNT_ATTR_RDONLY : 0) |
+           (noexec ? MOUNT_ATTR_NOEXEC : 0);
+}
+
+/* Attach the detached mount MFD on the object open at TARGET. */
+static int attach(int mfd, int target, const char *what, struct err *e)
+{
+    int rc = move_mount(mfd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+
+    close(mfd);
+    if (rc < 0)
+        return errprintf_errno(e, errno, "cannot mount %s", what);
+    return 0;
+}
+
+/* Clone the tree at SOURCE, set its flags on the whole tree before anyone can see it (so a
+ * read-only bind is never writable, not even for an instant), and attach it on TARGET. */
+static int bind_fd(int source, int target, bool readonly, bool noexec, const char *what,
+                   struct err *e)
+{
+    struct mount_attr attr = {.attr_set = mount_attrs(readonly, noexec)};
+    int mfd = open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+                                        AT_RECURSIVE);
+
+    if (mfd < 0)
+        return errprintf_errno(e, errno, "cannot clone %s", what);
+    if (mount_setattr(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+        close(mfd);
+        return errprintf_errno(e, errno, "cannot set the flags of %s", what);
+    }
+    return attach(mfd, target, what, e);
+}
+
+/* A new tmpfs with nosuid,nodev (and ro/noexec), sized and owned as asked, on TARGET. */
+static int tmpfs_fd(int target, uint64_t size, mode_t mode, uid_t uid, gid_t gid, bool readonly,
+                    bool noexec, const char *what, struct err *e)
+{
+    char num[32];
+    int fs = fsopen("tmpfs", FSOPEN_CLOEXEC), mfd;
+
+    if (fs < 0)
+        return errprintf_errno(e, errno, "%s: cannot create a tmpfs", what);
+    snprintf(num, sizeof(num), "%o", (unsigned)mode);
+    int rc = fsconfig(fs, FSCONFIG_SET_STRING, "mode", num, 0);
+    snprintf(num, sizeof(num), "%lu", (unsigned long)uid);
+    rc = rc ? rc : fsconfig(fs, FSCONFIG_SET_STRING, "uid", num, 0);
+    snprintf(num, sizeof(num), "%lu", (unsigned long)gid);
+    rc = rc ? rc : fsconfig(fs, FSCONFIG_SET_STRING, "gid", num, 0);
+    snprintf(num, sizeof(num), "%" PRIu64, size);
+    rc = rc ? rc : (size ? fsconfig(fs, FSCONFIG_SET_STRING, "size", num, 0) : 0);
+    rc = rc ? rc : fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+    if (rc < 0) {
+        errprintf_errno(e, errno, "%s: cannot configure the tmpfs (size %s, mode %o)", what, num,
+                        (unsigned)mode);
+        close(fs);
+        return -1;
+    }
+    mfd = fsmount(fs, FSMOUNT_CLOEXEC, mount_attrs(readonly, noexec));
+    close(fs);
+    if (mfd < 0)
+        return errprintf_errno(e, errno, "%s: cannot mount the tmpfs", what);
+    return attach(mfd, target, what, e);
+}
+
+/* --- the steps of a plan --------------------------------------------------------------------- */
+
+struct builder {
+    const struct ns_request *r;
+    int base;          /* the instance base, opened inside the new namespace */
+    int *sources;      /* per plan mount: the bind source opened before any mount, or -1 */
+};
+
+static int open_instance(struct builder *b, const char *rel, struct err *e)
+{
+    char comp[NAME_MAX + 1];
+    const char *rest = rel;
+    int fd = dup(b->base);
+
+    while (fd >= 0 && next_component(&rest, comp, sizeof(comp))) {
+        int next = safe_open_dir_at(fd, comp, e);
+        close(fd);
+        fd = next;
+    }
+    return fd;
+}
+
+static int apply_polydir(struct builder *b, size_t i, struct err *e)
+{
+    const struct plan_polydir *d = &b->r->plan->polydirs[i];
+    const char *rel = b->r->instance_paths[i];
+    int target = open_path(d->path, false, e), src, rc;
+
+    if (target < 0)
+        return -1;
+    if (!rel || !*rel) {
+        rc = tmpfs_fd(target, d->size_bytes, b->r->host_modes[i], b->r->uid, b->r->gid, false,
+                      false, d->path, e);
+    } else if ((src = open_instance(b, rel, e)) < 0) {
+        rc = -1;
+    } else {
+        rc = bind_fd(src, target, false, false, d->path, e);
+        close(src);
+    }
+    close(target);
+    return rc;
+}
+
+/* The mount point of a bind inside a policy tmpfs: a directory, or an empty file for a file. */
+static int make_bind_target(const struct plan_mount *m, int source, struct err *e)
+{
+    char name[NAME_MAX + 1];
+    struct stat st;
+    int parent, rc = 0;
+
+    if (fstat(source, &st) < 0)
+        return errprintf_errno(e, errno, "%s", m->source);
+    if ((parent = open_parent(m->target, true, name, sizeof(name), e)) < 0)
+        return -1;
+    if (S_ISDIR(st.st_mode)) {
+        if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+            rc = errprintf_errno(e, errno, "%s: cannot create the mount point", m->target);
+    } else {
+        int fd = openat(parent, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+            rc = errprintf_errno(e, errno, "%s: cannot create the mount point", m->target);
+        else
+            close(fd);
+    }
+    close(parent);
+    return rc;
+}
+
+static int apply_link_or_dir(const struct plan_mount *m, struct err *e)
+{
+    char name[NAME_MAX + 1];
+    int parent = open_parent(m->target, true, name, sizeof(name), e), rc = 0;
+
+    if (parent < 0)
+        return -1;
+    if (m->type == MOUNT_SYMLINK) {
+        if (symlinkat(m->source, parent, name) < 0)
+            rc = errprintf_errno(e, errno, "%s: cannot create the symlink", m->target);
+    } else if (mkdirat(parent, name, 0) < 0 && errno != EEXIST) {
+        rc = errprintf_errno(e, errno, "%s: cannot create the directory", m->target);
+    } else {
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fchmod(fd, m->mode) < 0)
+            rc = errprintf_errno(e, errno, "%s: cannot set its mode", m->target);
+        if (fd >= 0)
+            close(fd);
+    }
+    close(parent);
+    return rc;
+}
+
+static int apply_mount(struct builder *b, size_t i, struct err *e)
+{
+    const struct plan_mount *m = &b->r->plan->mounts[i];
+    int target, rc;
+
+    if (m->type == MOUNT_SYMLINK || m->type == MOUNT_DIR)
+        return apply_link_or_dir(m, e);
+    if (m->type == MOUNT_BIND && m->in_tmpfs && make_bind_target(m, b->sources[i], e) < 0)
+        return -1;
+    if ((target = open_path(m->target, false, e)) < 0)
+        return -1;
+    if (m->type == MOUNT_TMPFS)
+        rc = tmpfs_fd(target, m->size_bytes, m->mode, 0, 0, m->readonly, m->noexec, m->target, e);
+    else
+        rc = bind_fd(b->sources[i], target, m->readonly, m->noexec, m->target, e);
+    close(target);
+    return rc;
+}
+
+/* A hidden path is covered by an empty read-only tmpfs; a path missing here has nothing to hide. */
+static int apply_hide(const char *path, struct err *e)
+{
+    int target = open_path(path, false, e), rc;
+
+    if (target < 0)
+        return errno == ENOENT ? 0 : -1;
+    rc = tmpfs_fd(target, 4096, 0755, 0, 0, true, true, path, e);
+    close(target);
+    return rc;
+}
+
+/* Other jobs' pins and instances live below the base: drop this namespace's copy of them all,
+ * then cover what is left, so nothing in the job can reach the base. */
+static int hide_base(struct builder *b, struct err *e)
+{
+    const char *path = b->r->instance_base;
+    int fd;
+
+    if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
+        return errprintf_errno(e, errno, "cannot detach the instance base %s", path);
+    if ((fd = open_path(path, false, e)) < 0)
+        return -1;
+    int rc = tmpfs_fd(fd, 4096, 0, 0, 0, true, true, path, e);
+    close(fd);
+    return rc;
+}
+
+/* Bind sources resolve in the host's view: open them all before the first mount covers any. */
+static int open_sources(struct builder *b, struct err *e)
+{
+    const struct plan *plan = b->r->plan;
+
+    for (size_t i = 0; i < plan->nmounts; i++) {
+        b->sources[i] = -1;
+        if (plan->mounts[i].type == MOUNT_BIND &&
+            (b->sources[i] = open_path(plan->mounts[i].source, false, e)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int build(struct builder *b, struct err *e)
+{
+    const struct plan *plan = b->r->plan;
+
+    if (unshare(CLONE_NEWNS) < 0)
+        return errprintf_errno(e, errno, "cannot create a mount namespace");
+    /* Slave, not private: host mounts (autofs, NFS) still appear; ours never leak out. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        return errprintf_errno(e, errno, "cannot make / a slave mount");
+    if ((b->base = safe_open_root_dir(b->r->instance_base, false, e)) < 0)
+        return -1;
+    if (open_sources(b, e) < 0)
+        return -1;
+    for (size_t i = 0; i < plan->npolydirs; i++)
+        if (apply_polydir(b, i, e) < 0)
+            return -1;
+    for (size_t i = 0; i < plan->nmounts; i++)
+        if (apply_mount(b, i, e) < 0)
+            return -1;
+    for (size_t i = 0; i < plan->nhide; i++)
+        if (apply_hide(plan->hide[i].path, e) < 0)
+            return -1;
+    return hide_base(b, e);
+}
+
+/* Back in the host namespace, bind this namespace's file onto the pin. */
+static int pin(int hostns, int pinfd, struct err *e)
+{
+    char src[64], dst[64];
+    int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+
+    if (self < 0)
+        return errprintf_errno(e, errno, "cannot open the new namespace");
+    if (setns(hostns, CLONE_NEWNS) < 0) {
+        close(self);
+        return errprintf_errno(e, errno, "cannot return to the host namespace");
+    }
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", self);
+    snprintf(dst, sizeof(dst), "/proc/self/fd/%d", pinfd);
+    int rc = mount(src, dst, NULL, MS_BIND, NULL);
+    close(self);
+    if (rc < 0)
+        return errprintf_errno(e, errno, "cannot pin the namespace");
+    return 0;
+}
+
+static int child_main(const struct ns_request *r, struct err *e)
+{
+    struct builder b = {.r = r, .base = -1};
+    int hostns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    int pinfd = openat(r->pin_dirfd, r->pin_name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                       0600);
+
+    if (hostns < 0 || pinfd < 0)
+        return errprintf_errno(e, errno, "cannot prepare the pin");
+    if (!(b.sources = calloc(r->plan->nmounts + 1, sizeof(*b.sources))))
+        return errprintf(e, "out of memory");
+    if (build(&b, e) < 0)
+        return -1;
+    return pin(hostns, pinfd, e);
+}
+
+int nsjob_build(const struct ns_request *r, struct err *e)
+{
+    int fds[2], status;
+    ssize_t n;
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return errprintf_errno(e, errno, "pipe");
+    if ((pid = fork()) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return errprintf_errno(e, errno, "fork");
+    }
+    if (pid == 0) {
+        struct err ce = {""};
+        close(fds[0]);
+        int rc = child_main(r, &ce);
+        if (rc < 0 && write(fds[1], ce.text, strlen(ce.text)) < 0)
+            _exit(2);
+        _exit(rc < 0 ? 1 : 0);
+    }
+    close(fds[1]);
+    e->text[0] = '\0';
+    n = read(fds[0], e->text, sizeof(e->text) - 1);
+    e->text[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return errprintf_errno(e, errno, "waitpid");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (!e->text[0])
+        errprintf(e, "the namespace builder died (status 0x%x)", status);
+    return -1;
+}
+
+int nsjob_enter(int nsfd, struct err *e)
+{
+    if (setns(nsfd, CLONE_NEWNS) == 0)
+        return 0;
+    if (errno == EINVAL)
+        return errprintf_errno(e, errno, "cannot enter the job's namespace (has another plugin "
+                               "started a thread in the task?)");
+    return errprintf_errno(e, errno, "cannot enter the job's namespace");
+}
+
+int nsjob_host_mode(const char *path, mode_t *mode, struct err *e)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+        return errprintf_errno(e, errno, "polydir %s", path);
+    if (!S_ISDIR(st.st_mode))
+        return errprintf(e, "polydir %s is not a directory on this node", path);
+    *mode = st.st_mode & 07777;
+    return 0;
+}

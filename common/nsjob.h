@@ -9,7 +9,10 @@
 
 struct ns_request {
     const struct plan *plan;
-    const int *instance_fds;   /* per plan polydir: O_PATH fd of the instance, or -2 (tmpfs here) */
+    /* Per plan polydir: the instance's path below the instance base ("job/42/tmp"), or NULL for
+     * a scope: job tmpfs, which is mounted inside the namespace only. Paths, not fds: a mount
+     * can only be cloned from the caller's own namespace, so the child reopens them. */
+    const char *const *instance_paths;
     const mode_t *host_modes;  /* per plan polydir: its mode on the node */
     uid_t uid;
     gid_t gid;
@@ -19,15 +22,16 @@ struct ns_request {
 };
 
 /* Build the namespace in a child process and pin it: the child unshares, makes "/" recursively
- * slave, opens every bind source in the host's view, binds the instances, applies the mounts and
- * hides, detaches the instance base, and bind-mounts its namespace file on the pin (from the
- * host namespace). Returns 0, or -1 with the child's message. The caller's namespace is not
- * touched. */
+ * slave, opens every bind source while its view is still the host's, binds the instances,
+ * applies the mounts and hides, detaches and covers the instance base, and, back in the host
+ * namespace, bind-mounts its namespace file on the pin. Returns 0, or -1 with the child's
+ * message. The caller's own namespace is never changed. */
 int nsjob_build(const struct ns_request *r, struct err *e);
 
-/* Enter the namespace open on NSFD (from instance_pin_open) and return to the working directory
- * the task had, as the task's user if root may not (root-squashed NFS). */
-int nsjob_enter(int nsfd, uid_t uid, gid_t gid, struct err *e);
+/* Enter the namespace open on NSFD (from instance_pin_open). setns() leaves the task in "/";
+ * slurmstepd changes to the job's working directory after task_init_privileged, as the user,
+ * so that directory is resolved inside the namespace. */
+int nsjob_enter(int nsfd, struct err *e);
 
 /* The mode of the polydir PATH on the node; -1 if it is missing, not a directory or a symlink. */
 int nsjob_host_mode(const char *path, mode_t *mode, struct err *e);

@@ -1,2 +1,601 @@
+/* spank-isolation: one private mount namespace per job on each node (spank-isolation(8)).
+ *
+ * Contexts:
+ *   srun/sbatch/salloc  --isolation=PROFILE is checked against the policy when it is readable.
+ *   slurmd              at start, instances left by an earlier boot are swept.
+ *   job prolog (root)   the job's profile is resolved from trusted data, its instances made,
+ *                       its namespace built and pinned, the decision recorded.
+ *   slurmstepd          once per step: the decision is read and the pin opened; per task,
+ *                       task_init_privileged enters the namespace (one setns).
+ *   job epilog (root)   unpin and remove the job's instances.
+ *
+ * A policy error never fails the prolog (that would drain the node): it is recorded, and every
+ * task of the job fails with it, on srun's stderr and in slurmd's log. */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <slurm/spank.h>
+
+#include "diag.h"
+#include "err.h"
+#include "instance.h"
+#include "log.h"
+#include "nsjob.h"
+#include "plan.h"
+#include "policy.h"
+
 SPANK_PLUGIN(isolation, 1);
+
+#define OPTION_ENV "SPANK__SLURM_SPANK_OPTION_isolation_isolation"
+
+static int opt_isolation(int val, const char *optarg, int remote);
+
+struct spank_option spank_options[] = {
+    {"isolation", "PROFILE",
+     "File-system isolation profile of the job (private /tmp, /dev/shm and project mounts); "
+     "--isolation=list shows the profiles allowed here",
+     1, 0, opt_isolation},
+    SPANK_OPTIONS_TABLE_END};
+
+/* Per-process state: a slurmstepd serves one step, and its tasks are forked from it. */
+static struct {
+    char policy_path[4096];
+    char requested[128]; /* --isolation, as given */
+    /* set once per step by init_post_opt, used by every task */
+    char error[2048]; /* non-empty: every task fails with this */
+    bool isolate;
+    bool allow_unisolated; /* on_error: allow */
+    int nsfd;
+    struct policy *policy;   /* kept only when a task must build the namespace */
+    struct plan *plan;
+    struct job_state state;
+} g = {.policy_path = POLICY_DEFAULT_PATH, .nsfd = -1};
+
+static void slurm_sink(enum log_level level, const char *msg, void *arg)
+{
+    switch (level) {
+    case LOG_LEVEL_ERROR:
+        slurm_error("isolation: %s", msg);
+        break;
+    case LOG_LEVEL_WARN:
+        slurm_info("isolation: warning: %s", msg);
+        break;
+    case LOG_LEVEL_INFO:
+        slurm_verbose("isolation: %s", msg);
+        break;
+    case LOG_LEVEL_DEBUG:
+        slurm_debug("isolation: %s", msg);
+        break;
+    }
+}
+
+static int parse_args(int ac, char **av)
+{
+    for (int i = 0; i < ac; i++) {
+        if (strncmp(av[i], "policy=", 7) == 0) {
+            snprintf(g.policy_path, sizeof(g.policy_path), "%s", av[i] + 7);
+        } else {
+            log_error("unknown argument \"%s\" in plugstack.conf; the only one is "
+                      "policy=/etc/slurm/isolation.yaml", av[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Load the policy; on failure put its first error, and how to see the rest, into E. */
+static struct policy *load_policy(struct err *e)
+{
+    struct diag_list d;
+    struct policy *p;
+    char first[900] = "cannot be read";
+
+    diag_list_init(&d, g.policy_path);
+    p = policy_load(g.policy_path, &d);
+    if (!p) {
+        for (size_t i = 0; i < d.count; i++)
+            if (d.v[i].severity == DIAG_ERROR) {
+                diag_format(&d, i, first, sizeof(first));
+                break;
+            }
+        errprintf(e, "the isolation policy is invalid: %s%s", first,
+                  d.errors > 1 ? " (and more: run isolationctl check)" : "");
+    }
+    diag_list_free(&d);
+    return p;
+}
+
+/* --- the submit side: srun, sbatch, salloc --------------------------------------------------- */
+
+static void print_allowed(void)
+{
+    struct err e;
+    struct policy *p = load_policy(&e);
+    char list[1024];
+    const char *part = getenv("SLURM_JOB_PARTITION");
+
+    if (!p) {
+        fprintf(stderr, "isolation: %s\n", e.text);
+        exit(1);
+    }
+    profile_allowed_list(p, part, list, sizeof(list));
+    printf("Isolation profiles allowed %s%s%s: %s (default: %s)\n", part ? "in partition " : "",
+           part ? part : "here", "", list, p->default_profile);
+    policy_free(p);
+    exit(0);
+}
+
+/* Refuse an unknown or disallowed profile before the job is queued, when the policy is readable
+ * here. The partition is known only inside an allocation; the prolog checks again on the node. */
+static int check_requested(const char *name)
+{
+    struct err e;
+    const char *resolved, *part = getenv("SLURM_JOB_PARTITION");
+    struct policy *p;
+    bool anywhere = false;
+
+    if (access(g.policy_path, R_OK) < 0)
+        return 0;
+    if (!(p = load_policy(&e)))
+        return 0; /* the node reports a broken policy; do not block submission on it */
+    if (part) {
+        anywhere = profile_resolve(p, part, name, &resolved, &e) == 0;
+    } else {
+        anywhere = profile_resolve(p, "", name, &resolved, &e) == 0;
+        for (size_t i = 0; !anywhere && i < p->npartitions; i++)
+            anywhere = profile_resolve(p, p->partitions[i].name, name, &resolved, &e) == 0;
+        if (!anywhere)
+            profile_resolve(p, "", name, &resolved, &e);
+    }
+    policy_free(p);
+    if (!anywhere) {
+        slurm_error("isolation: %s", e.text);
+        return -1;
+    }
+    return 0;
+}
+
+static int opt_isolation(int val, const char *optarg, int remote)
+{
+    if (!optarg || !*optarg || strlen(optarg) >= sizeof(g.requested)) {
+        slurm_error("isolation: --isolation needs a profile name (--isolation=list shows them)");
+        return -1;
+    }
+    snprintf(g.requested, sizeof(g.requested), "%s", optarg);
+    if (remote)
+        return 0;
+    if (strcmp(optarg, "list") == 0)
+        print_allowed();
+    return check_requested(optarg);
+}
+
+/* --- identity -------------------------------------------------------------------------------- */
+
+struct identity_buf {
+    struct job_identity id;
+    char user[256];
+    char *names[256];
+    size_t nnames;
+};
+
+static void identity_free(struct identity_buf *b)
+{
+    for (size_t i = 0; i < b->nnames; i++)
+        free(b->names[i]);
+    b->nnames = 0;
+}
+
+/* The job's user and groups from NSS: the same answer pam_namespace would get on a login node. */
+static int identity_fill(struct identity_buf *b, uid_t uid, gid_t gid, uint32_t job_id,
+                         struct err *e)
+{
+    struct passwd *pw = getpwuid(uid);
+    gid_t gids[256];
+    int n = 256;
+
+    memset(b, 0, sizeof(*b));
+    if (!pw)
+        return errprintf(e, "uid %lu is unknown to NSS on this node", (unsigned long)uid);
+    snprintf(b->user, sizeof(b->user), "%s", pw->pw_name);
+    if (getgrouplist(b->user, gid, gids, &n) < 0)
+        n = 256;
+    for (int i = 0; i < n && b->nnames < 256; i++) {
+        struct group *gr = getgrgid(gids[i]);
+        if (gr && !(b->names[b->nnames++] = strdup(gr->gr_name)))
+            return errprintf(e, "out of memory");
+    }
+    b->id.user = b->user;
+    b->id.uid = uid;
+    b->id.gid = gid;
+    b->id.group = b->nnames ? b->names[0] : NULL;
+    b->id.groups = (const char *const *)b->names;
+    b->id.ngroups = b->nnames;
+    b->id.job_id = job_id;
+    b->id.node_mem_bytes = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    return 0;
+}
+
+/* --- building a job's namespace (prolog, or the first task when no prolog ran) --------------- */
+
+static char **env_strings(const struct plan *plan)
+{
+    char **v = calloc(plan->nenv + 1, sizeof(*v));
+
+    for (size_t i = 0; v && i < plan->nenv; i++)
+        if (asprintf(&v[i], "%s=%s", plan->env[i].name, plan->env[i].value) < 0)
+            v[i] = NULL;
+    return v;
+}
+
+/* Errors that mean this node cannot isolate anything: the node should be drained. */
+static bool is_node_fault(int errnum)
+{
+    return errnum == ENOSPC || errnum == EIO || errnum == EROFS || errnum == EDQUOT ||
+           errnum == ENOMEM;
+}
+
+static int make_instances(struct instance_store *s, struct instance_job *job,
+                          const struct plan *plan, uid_t uid, gid_t gid, char (*paths)[512],
+                          mode_t *modes, struct err *e)
+{
+    for (size_t i = 0; i < plan->npolydirs; i++) {
+        if (nsjob_host_mode(plan->polydirs[i].path, &modes[i], e) < 0 ||
+            instance_make(s, job, &plan->polydirs[i], uid, gid, modes[i], paths[i], 512, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Make the instances, build and pin the namespace, record the decision. Idempotent: a job whose
+ * namespace is already pinned is left as it is. Holds the store lock throughout. */
+static int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan,
+                     uid_t uid, gid_t gid, struct err *e)
+{
+    struct instance_job job = {.dirfd = -1};
+    struct job_state st = {.uid = uid, .gid = gid, .isolated = true};
+    char(*paths)[512] = calloc(plan->npolydirs + 1, sizeof(*paths));
+    const char **ptrs = calloc(plan->npolydirs + 1, sizeof(*ptrs));
+    mode_t *modes = calloc(plan->npolydirs + 1, sizeof(*modes));
+    int rc = -1, pin;
+
+    if (!paths || !ptrs || !modes) {
+        errprintf(e, "out of memory");
+        goto out;
+    }
+    if (instance_store_lock(s, e) < 0)
+        goto out;
+    if (instance_job_open(s, job_id, true, &job, e) < 0)
+        goto unlock;
+    if ((pin = instance_pin_open(s, job_id, NULL)) >= 0) {
+        close(pin);
+        rc = 0;
+        goto unlock;
+    }
+    if (make_instances(s, &job, plan, uid, gid, paths, modes, e) < 0)
+        goto unlock;
+    for (size_t i = 0; i < plan->npolydirs; i++)
+        ptrs[i] = paths[i];
+    struct ns_request r = {.plan = plan, .instance_paths = ptrs, .host_modes = modes,
+                           .uid = uid, .gid = gid, .instance_base = instance_store_path(s),
+                           .pin_dirfd = job.dirfd, .pin_name = "ns"};
+    if (nsjob_build(&r, e) < 0)
+        goto unlock;
+    snprintf(st.profile, sizeof(st.profile), "%s", plan->profile);
+    st.env = env_strings(plan);
+    rc = instance_state_write(&job, &st, e);
+    job_state_clear(&st);
+unlock:
+    instance_job_close(&job);
+    instance_store_unlock(s);
+out:
+    free(paths);
+    free(ptrs);
+    free(modes);
+    return rc;
+}
+
+/* Record a decision without a namespace (profile none, a refusal, or on_error: allow). */
+static void record_state(struct instance_store *s, uint32_t job_id, uid_t uid, gid_t gid,
+                         const char *profile, const char *error, const struct plan *plan)
+{
+    struct instance_job job;
+    struct job_state st = {.uid = uid, .gid = gid};
+    struct err e;
+
+    snprintf(st.profile, sizeof(st.profile), "%s", profile ? profile : "");
+    snprintf(st.error, sizeof(st.error), "%s", error ? error : "");
+    st.env = plan ? env_strings(plan) : NULL;
+    if (instance_store_lock(s, &e) == 0) {
+        if (instance_job_open(s, job_id, true, &job, &e) == 0) {
+            if (instance_state_write(&job, &st, &e) < 0)
+                log_error("job %" PRIu32 ": %s", job_id, e.text);
+            instance_job_close(&job);
+        }
+        instance_store_unlock(s);
+    }
+    job_state_clear(&st);
+}
+
+/* --- job prolog and epilog (root, in slurmd's namespace) ------------------------------------- */
+
+static int get_job(spank_t sp, uint32_t *job_id, uid_t *uid, gid_t *gid)
+{
+    if (spank_get_item(sp, S_JOB_ID, job_id) != ESPANK_SUCCESS ||
+        spank_get_item(sp, S_JOB_UID, uid) != ESPANK_SUCCESS ||
+        spank_get_item(sp, S_JOB_GID, gid) != ESPANK_SUCCESS) {
+        log_error("cannot get the job's id, uid and gid from Slurm");
+        return -1;
+    }
+    return 0;
+}
+
+/* Plan for the job from trusted data: the partition comes from slurmd's prolog environment. */
+static int prolog_plan(struct policy *p, uint32_t job_id, uid_t uid, gid_t gid,
+                       struct plan **plan, struct err *e)
+{
+    struct identity_buf ib;
+    const char *profile;
+    const char *part = getenv("SLURM_JOB_PARTITION");
+    const char *req = getenv(OPTION_ENV);
+    int rc;
+
+    if (identity_fill(&ib, uid, gid, job_id, e) < 0) {
+        identity_free(&ib);
+        return -1;
+    }
+    rc = profile_resolve(p, part ? part : "", req, &profile, e);
+    if (rc == 0)
+        rc = plan_build(p, profile, &ib.id, plan, e);
+    identity_free(&ib);
+    return rc;
+}
+
+int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
+{
+    struct instance_store *s = NULL;
+    struct plan *plan = NULL;
+    struct policy *p;
+    struct err e;
+    uint32_t job_id;
+    uid_t uid;
+    gid_t gid;
+    int rc = 0;
+
+    if (get_job(sp, &job_id, &uid, &gid) < 0)
+        return 0;
+    if (!(p = load_policy(&e))) {
+        /* Every task of the job reports it; the node stays up. */
+        log_error("job %" PRIu32 ": %s", job_id, e.text);
+        return 0;
+    }
+    if (!(s = instance_store_open(p->instance_base, true, &e))) {
+        log_error("job %" PRIu32 ": %s; this node cannot isolate jobs", job_id, e.text);
+        rc = p->on_error == ON_ERROR_ALLOW ? 0 : -1;
+        goto out;
+    }
+    if (instance_sweep(s, &e) < 0)
+        log_error("sweeping stale instances: %s", e.text);
+    if (prolog_plan(p, job_id, uid, gid, &plan, &e) < 0) {
+        record_state(s, job_id, uid, gid, NULL, e.text, NULL);
+    } else if (!plan->isolate) {
+        record_state(s, job_id, uid, gid, plan->profile, NULL, plan);
+    } else if (job_setup(s, job_id, plan, uid, gid, &e) < 0) {
+        int errnum = errno;
+        log_error("job %" PRIu32 ": cannot isolate the job: %s", job_id, e.text);
+        if (p->on_error == ON_ERROR_ALLOW) {
+            record_state(s, job_id, uid, gid, plan->profile, NULL, plan);
+        } else {
+            instance_job_remove(s, job_id, NULL);
+            record_state(s, job_id, uid, gid, plan->profile, e.text, NULL);
+            rc = is_node_fault(errnum) ? -1 : 0;
+        }
+    }
+out:
+    plan_free(plan);
+    instance_store_close(s);
+    policy_free(p);
+    return rc;
+}
+
+int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
+{
+    const char *base = POLICY_DEFAULT_INSTANCE_BASE;
+    struct instance_store *s;
+    struct policy *p;
+    struct err e;
+    uint32_t job_id;
+    uid_t uid;
+    gid_t gid;
+
+    if (get_job(sp, &job_id, &uid, &gid) < 0)
+        return 0;
+    /* A policy broken since the prolog must not leave the job's files behind. */
+    if ((p = load_policy(&e)))
+        base = p->instance_base;
+    else
+        log_error("job %" PRIu32 ": %s; cleaning up under %s", job_id, e.text, base);
+    if ((s = instance_store_open(base, false, &e))) {
+        if (instance_job_remove(s, job_id, &e) < 0)
+            log_error("job %" PRIu32 ": cannot remove its instances: %s", job_id, e.text);
+        instance_store_close(s);
+    } else if (errno != ENOENT) {
+        log_error("job %" PRIu32 ": %s", job_id, e.text);
+    }
+    policy_free(p);
+    return 0;
+}
+
+/* --- slurmstepd: once per step, then per task ------------------------------------------------ */
+
+static void step_fail(uint32_t job_id, const char *why)
+{
+    snprintf(g.error, sizeof(g.error),
+             "job %" PRIu32 ": %s; the job's tasks were not started", job_id, why);
+}
+
+/* No prolog ran for this job (the plugin was added while it ran): plan from what the step
+ * knows. The partition is not trusted here, so only profiles allowed everywhere are accepted. */
+static void step_prepare_fallback(spank_t sp, uint32_t job_id, uid_t uid, gid_t gid)
+{
+    struct identity_buf ib;
+    const char *profile;
+    struct err e;
+
+    if (identity_fill(&ib, uid, gid, job_id, &e) < 0 ||
+        profile_resolve(g.policy, NULL, g.requested[0] ? g.requested : NULL, &profile, &e) < 0 ||
+        plan_build(g.policy, profile, &ib.id, &g.plan, &e) < 0) {
+        step_fail(job_id, e.text);
+    } else {
+        g.isolate = g.plan->isolate;
+        g.state.env = env_strings(g.plan);
+    }
+    identity_free(&ib);
+}
+
+static void step_fail_profile(uint32_t job_id)
+{
+    char why[512];
+
+    snprintf(why, sizeof(why), "this step asks for isolation profile \"%s\" but the job runs "
+             "with \"%s\": the profile belongs to the job; submit a new job to change it",
+             g.requested, g.state.profile);
+    step_fail(job_id, why);
+}
+
+static void step_prepare(spank_t sp)
+{
+    struct instance_store *s = NULL;
+    struct err e;
+    uint32_t job_id;
+    uid_t uid;
+    gid_t gid;
+
+    if (get_job(sp, &job_id, &uid, &gid) < 0)
+        return step_fail(0, "cannot identify the job");
+    if (!(g.policy = load_policy(&e)))
+        return step_fail(job_id, e.text);
+    g.allow_unisolated = g.policy->on_error == ON_ERROR_ALLOW;
+    if (!(s = instance_store_open(g.policy->instance_base, false, &e)) ||
+        instance_state_read(s, job_id, &g.state, &e) < 0) {
+        step_prepare_fallback(sp, job_id, uid, gid);
+        instance_store_close(s);
+        return;
+    }
+    if (g.state.error[0])
+        step_fail(job_id, g.state.error);
+    else if (g.requested[0] && strcmp(g.requested, g.state.profile) != 0)
+        step_fail_profile(job_id);
+    else if ((g.isolate = g.state.isolated))
+        g.nsfd = instance_pin_open(s, job_id, &e);
+    if (g.isolate && g.nsfd < 0)
+        step_prepare_fallback(sp, job_id, uid, gid);
+    instance_store_close(s);
+}
+
+int slurm_spank_init(spank_t sp, int ac, char **av)
+{
+    log_set_sink(slurm_sink, NULL);
+    if (parse_args(ac, av) < 0 && spank_context() == S_CTX_REMOTE)
+        snprintf(g.error, sizeof(g.error), "the plugin's arguments in plugstack.conf are wrong");
+    if (spank_context() == S_CTX_SLURMD) {
+        /* Instances left by a reboot; never fail here, or slurmd would not start. */
+        struct err e;
+        struct policy *p = load_policy(&e);
+        struct instance_store *s = p ? instance_store_open(p->instance_base, true, &e) : NULL;
+        if (!s || instance_sweep(s, &e) < 0)
+            log_error("at slurmd start: %s", e.text);
+        instance_store_close(s);
+        policy_free(p);
+    }
+    return 0;
+}
+
+int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
+{
+    char *optarg = NULL;
+
+    if (spank_context() != S_CTX_REMOTE || g.error[0])
+        return 0;
+    if (!g.requested[0] && spank_option_getopt(sp, &spank_options[0], &optarg) == ESPANK_SUCCESS &&
+        optarg)
+        snprintf(g.requested, sizeof(g.requested), "%s", optarg);
+    step_prepare(sp);
+    return 0;
+}
+
+int slurm_spank_user_init(spank_t sp, int ac, char **av)
+{
+    if (g.error[0])
+        return 0;
+    for (char **v = g.state.env; v && *v; v++) {
+        char *eq = strchr(*v, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        if (spank_setenv(sp, *v, eq + 1, 1) != ESPANK_SUCCESS)
+            log_error("cannot set %s in the job's environment", *v);
+        *eq = '=';
+    }
+    return 0;
+}
+
+/* The first task of a job without a prolog builds its namespace; the store lock makes the
+ * others wait and then find the pin. */
+static int task_build_fallback(spank_t sp, struct err *e)
+{
+    struct instance_store *s = instance_store_open(g.policy->instance_base, true, e);
+    uint32_t job_id;
+    uid_t uid;
+    gid_t gid;
+    int rc = -1;
+
+    if (s && get_job(sp, &job_id, &uid, &gid) == 0 &&
+        job_setup(s, job_id, g.plan, uid, gid, e) == 0)
+        rc = g.nsfd = instance_pin_open(s, job_id, e);
+    instance_store_close(s);
+    return rc < 0 ? -1 : 0;
+}
+
+int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)
+{
+    struct err e;
+
+    if (g.error[0]) {
+        log_error("%s", g.error);
+        return -1;
+    }
+    if (!g.isolate)
+        return 0;
+    if ((g.nsfd < 0 && task_build_fallback(sp, &e) < 0) || nsjob_enter(g.nsfd, &e) < 0) {
+        if (g.allow_unisolated) {
+            log_warn("running the task without isolation (on_error: allow): %s", e.text);
+            return 0;
+        }
+        log_error("cannot isolate the task: %s; the task was not started", e.text);
+        return -1;
+    }
+    close(g.nsfd);
+    g.nsfd = -1;
+    return 0;
+}
+
+int slurm_spank_exit(spank_t sp, int ac, char **av)
+{
+    if (g.nsfd >= 0)
+        close(g.nsfd);
+    g.nsfd = -1;
+    job_state_clear(&g.state);
+    plan_free(g.plan);
+    policy_free(g.policy);
+    g.plan = NULL;
+    g.policy = NULL;
+    return 0;
+}
