@@ -18,20 +18,39 @@
 #include "nsjob.h"
 #include "safefs.h"
 
-#ifndef TMPFS_MAGIC
-#define TMPFS_MAGIC 0x01021994
-#endif
-
 #define MAX_SYMLINK_HOPS 40
+#define MAX_OWN_MOUNTS 256
+
+struct builder {
+    const struct ns_request *r;
+    int base;     /* the instance base, opened inside the new namespace */
+    int *sources; /* per plan mount: the bind source opened before any mount, or -1 */
+    uint64_t own[MAX_OWN_MOUNTS]; /* mount ids of the tmpfs mounts the policy made */
+    size_t nown;
+};
+
+static uint64_t mount_id(int fd)
+{
+    struct statx stx;
+
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0 || !(stx.stx_mask & STATX_MNT_ID))
+        return 0;
+    return stx.stx_mnt_id;
+}
+
+/* Only inside a tmpfs this builder made may anything be created: never on the node's real file
+ * systems, not even on a host tmpfs such as /run. */
+static bool is_own_mount(const struct builder *b, int fd)
+{
+    uint64_t id = mount_id(fd);
+
+    for (size_t i = 0; id && i < b->nown; i++)
+        if (b->own[i] == id)
+            return true;
+    return false;
+}
 
 /* --- walking paths inside the new namespace ------------------------------------------------- */
-
-static bool on_tmpfs(int fd)
-{
-    struct statfs sf;
-
-    return fstatfs(fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
-}
 
 /* Split off the next component of *REST into COMP; returns false at the end. */
 static bool next_component(const char **rest, char *comp, size_t size)
@@ -76,9 +95,10 @@ static int follow_link(int *dirfd, const char *comp, const struct stat *st, char
     return 0;
 }
 
-/* Open PATH as an O_PATH fd, one component at a time. With CREATE, a missing component is made
- * (root 0755), but only on a tmpfs: the plugin never writes to the node's real file systems. */
-static int open_path(const char *path, bool create, struct err *e)
+/* Open PATH as an O_PATH fd, one component at a time. With B, a missing component is made
+ * (root 0755), but only inside a tmpfs B made: the plugin never writes to the node's own file
+ * systems. */
+static int open_path(const struct builder *b, const char *path, struct err *e)
 {
     char buf[PATH_MAX], comp[NAME_MAX + 1];
     const char *rest = path;
@@ -89,7 +109,7 @@ static int open_path(const char *path, bool create, struct err *e)
         return errprintf_errno(e, errno, "cannot open /");
     while (next_component(&rest, comp, sizeof(comp))) {
         if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            if (errno != ENOENT || !create || !on_tmpfs(fd)) {
+            if (errno != ENOENT || !b || !is_own_mount(b, fd)) {
                 errprintf_errno(e, errno, "%s: \"%s\"", path, comp);
                 goto fail;
             }
@@ -123,9 +143,13 @@ fail:
     return -1;
 }
 
-/* Open the parent of PATH (created in a tmpfs if CREATE) and copy the last component to NAME. */
-static int open_parent(const char *path, bool create, char *name, size_t size, struct err *e)
+/* Open the parent of PATH, which must lie in a tmpfs B made (created there as needed), and copy
+ * the last component to NAME. */
+static int open_parent(const struct builder *b, const char *path, char *name, size_t size,
+                       struct err *e)
 {
+    int fd;
+
     char parent[PATH_MAX];
     const char *slash = strrchr(path, '/');
 
@@ -133,7 +157,14 @@ static int open_parent(const char *path, bool create, char *name, size_t size, s
         return errprintf(e, "%s: not a path below /", path);
     snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
     snprintf(name, size, "%s", slash + 1);
-    return open_path(parent[0] ? parent : "/", create, e);
+    if ((fd = open_path(b, parent[0] ? parent : "/", e)) < 0)
+        return -1;
+    if (!is_own_mount(b, fd)) {
+        close(fd);
+        return errprintf(e, "%s: not inside a tmpfs made earlier by the policy; nothing is "
+                         "created on the node's own file systems", path);
+    }
+    return fd;
 }
 
 /* --- mounting through file descriptors ------------------------------------------------------- */
@@ -144,9 +175,11 @@ static unsigned mount_attrs(bool readonly, bool noexec)
            (noexec ? MOUNT_ATTR_NOEXEC : 0);
 }
 
-/* Attach the detached mount MFD on the object open at TARGET. */
-static int attach(int mfd, int target, const char *what, struct err *e)
+/* Attach the detached mount MFD on the object open at TARGET; its mount id goes to *ID. */
+static int attach(int mfd, int target, uint64_t *id, const char *what, struct err *e)
 {
+    if (id)
+        *id = mount_id(mfd);
     int rc = move_mount(mfd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 
     close(mfd);
@@ -170,12 +203,12 @@ static int bind_fd(int source, int target, bool readonly, bool noexec, const cha
         close(mfd);
         return errprintf_errno(e, errno, "cannot set the flags of %s", what);
     }
-    return attach(mfd, target, what, e);
+    return attach(mfd, target, NULL, what, e);
 }
 
 /* A new tmpfs with nosuid,nodev (and ro/noexec), sized and owned as asked, on TARGET. */
 static int tmpfs_fd(int target, uint64_t size, mode_t mode, uid_t uid, gid_t gid, bool readonly,
-                    bool noexec, const char *what, struct err *e)
+                    bool noexec, uint64_t *id, const char *what, struct err *e)
 {
     char num[32];
     int fs = fsopen("tmpfs", FSOPEN_CLOEXEC), mfd;
@@ -201,16 +234,10 @@ static int tmpfs_fd(int target, uint64_t size, mode_t mode, uid_t uid, gid_t gid
     close(fs);
     if (mfd < 0)
         return errprintf_errno(e, errno, "%s: cannot mount the tmpfs", what);
-    return attach(mfd, target, what, e);
+    return attach(mfd, target, id, what, e);
 }
 
 /* --- the steps of a plan --------------------------------------------------------------------- */
-
-struct builder {
-    const struct ns_request *r;
-    int base;          /* the instance base, opened inside the new namespace */
-    int *sources;      /* per plan mount: the bind source opened before any mount, or -1 */
-};
 
 static int open_instance(struct builder *b, const char *rel, struct err *e)
 {
@@ -230,13 +257,13 @@ static int apply_polydir(struct builder *b, size_t i, struct err *e)
 {
     const struct plan_polydir *d = &b->r->plan->polydirs[i];
     const char *rel = b->r->instance_paths[i];
-    int target = open_path(d->path, false, e), src, rc;
+    int target = open_path(NULL, d->path, e), src, rc;
 
     if (target < 0)
         return -1;
     if (!rel || !*rel) {
         rc = tmpfs_fd(target, d->size_bytes, b->r->host_modes[i], b->r->uid, b->r->gid, false,
-                      false, d->path, e);
+                      false, NULL, d->path, e);
     } else if ((src = open_instance(b, rel, e)) < 0) {
         rc = -1;
     } else {
@@ -248,7 +275,8 @@ static int apply_polydir(struct builder *b, size_t i, struct err *e)
 }
 
 /* The mount point of a bind inside a policy tmpfs: a directory, or an empty file for a file. */
-static int make_bind_target(const struct plan_mount *m, int source, struct err *e)
+static int make_bind_target(const struct builder *b, const struct plan_mount *m, int source,
+                            struct err *e)
 {
     char name[NAME_MAX + 1];
     struct stat st;
@@ -256,7 +284,7 @@ static int make_bind_target(const struct plan_mount *m, int source, struct err *
 
     if (fstat(source, &st) < 0)
         return errprintf_errno(e, errno, "%s", m->source);
-    if ((parent = open_parent(m->target, true, name, sizeof(name), e)) < 0)
+    if ((parent = open_parent(b, m->target, name, sizeof(name), e)) < 0)
         return -1;
     if (S_ISDIR(st.st_mode)) {
         if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
@@ -272,10 +300,10 @@ static int make_bind_target(const struct plan_mount *m, int source, struct err *
     return rc;
 }
 
-static int apply_link_or_dir(const struct plan_mount *m, struct err *e)
+static int apply_link_or_dir(const struct builder *b, const struct plan_mount *m, struct err *e)
 {
     char name[NAME_MAX + 1];
-    int parent = open_parent(m->target, true, name, sizeof(name), e), rc = 0;
+    int parent = open_parent(b, m->target, name, sizeof(name), e), rc = 0;
 
     if (parent < 0)
         return -1;
@@ -301,13 +329,17 @@ static int apply_mount(struct builder *b, size_t i, struct err *e)
     int target, rc;
 
     if (m->type == MOUNT_SYMLINK || m->type == MOUNT_DIR)
-        return apply_link_or_dir(m, e);
-    if (m->type == MOUNT_BIND && m->in_tmpfs && make_bind_target(m, b->sources[i], e) < 0)
+        return apply_link_or_dir(b, m, e);
+    if (m->type == MOUNT_BIND && m->in_tmpfs && make_bind_target(b, m, b->sources[i], e) < 0)
         return -1;
-    if ((target = open_path(m->target, false, e)) < 0)
+    if ((target = open_path(NULL, m->target, e)) < 0)
         return -1;
-    if (m->type == MOUNT_TMPFS)
-        rc = tmpfs_fd(target, m->size_bytes, m->mode, 0, 0, m->readonly, m->noexec, m->target, e);
+    if (m->type == MOUNT_TMPFS && b->nown == MAX_OWN_MOUNTS)
+        rc = errprintf(e, "%s: more than %d tmpfs mounts in one profile", m->target,
+                       MAX_OWN_MOUNTS);
+    else if (m->type == MOUNT_TMPFS)
+        rc = tmpfs_fd(target, m->size_bytes, m->mode, 0, 0, m->readonly, m->noexec,
+                      &b->own[b->nown++], m->target, e);
     else
         rc = bind_fd(b->sources[i], target, m->readonly, m->noexec, m->target, e);
     close(target);
@@ -317,11 +349,11 @@ static int apply_mount(struct builder *b, size_t i, struct err *e)
 /* A hidden path is covered by an empty read-only tmpfs; a path missing here has nothing to hide. */
 static int apply_hide(const char *path, struct err *e)
 {
-    int target = open_path(path, false, e), rc;
+    int target = open_path(NULL, path, e), rc;
 
     if (target < 0)
         return errno == ENOENT ? 0 : -1;
-    rc = tmpfs_fd(target, 4096, 0755, 0, 0, true, true, path, e);
+    rc = tmpfs_fd(target, 4096, 0755, 0, 0, true, true, NULL, path, e);
     close(target);
     return rc;
 }
@@ -335,9 +367,9 @@ static int hide_base(struct builder *b, struct err *e)
 
     if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
         return errprintf_errno(e, errno, "cannot detach the instance base %s", path);
-    if ((fd = open_path(path, false, e)) < 0)
+    if ((fd = open_path(NULL, path, e)) < 0)
         return -1;
-    int rc = tmpfs_fd(fd, 4096, 0, 0, 0, true, true, path, e);
+    int rc = tmpfs_fd(fd, 4096, 0, 0, 0, true, true, NULL, path, e);
     close(fd);
     return rc;
 }
@@ -350,7 +382,7 @@ static int open_sources(struct builder *b, struct err *e)
     for (size_t i = 0; i < plan->nmounts; i++) {
         b->sources[i] = -1;
         if (plan->mounts[i].type == MOUNT_BIND &&
-            (b->sources[i] = open_path(plan->mounts[i].source, false, e)) < 0)
+            (b->sources[i] = open_path(NULL, plan->mounts[i].source, e)) < 0)
             return -1;
     }
     return 0;

@@ -27,6 +27,7 @@
 #include "diag.h"
 #include "err.h"
 #include "instance.h"
+#include "job.h"
 #include "log.h"
 #include "nsjob.h"
 #include "plan.h"
@@ -223,107 +224,6 @@ static int identity_fill(struct identity_buf *b, uid_t uid, gid_t gid, uint32_t 
     return 0;
 }
 
-/* --- building a job's namespace (prolog, or the first task when no prolog ran) --------------- */
-
-static char **env_strings(const struct plan *plan)
-{
-    char **v = calloc(plan->nenv + 1, sizeof(*v));
-
-    for (size_t i = 0; v && i < plan->nenv; i++)
-        if (asprintf(&v[i], "%s=%s", plan->env[i].name, plan->env[i].value) < 0)
-            v[i] = NULL;
-    return v;
-}
-
-/* Errors that mean this node cannot isolate anything: the node should be drained. */
-static bool is_node_fault(int errnum)
-{
-    return errnum == ENOSPC || errnum == EIO || errnum == EROFS || errnum == EDQUOT ||
-           errnum == ENOMEM;
-}
-
-static int make_instances(struct instance_store *s, struct instance_job *job,
-                          const struct plan *plan, uid_t uid, gid_t gid, char (*paths)[512],
-                          mode_t *modes, struct err *e)
-{
-    for (size_t i = 0; i < plan->npolydirs; i++) {
-        if (nsjob_host_mode(plan->polydirs[i].path, &modes[i], e) < 0 ||
-            instance_make(s, job, &plan->polydirs[i], uid, gid, modes[i], paths[i], 512, e) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Make the instances, build and pin the namespace, record the decision. Idempotent: a job whose
- * namespace is already pinned is left as it is. Holds the store lock throughout. */
-static int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan,
-                     uid_t uid, gid_t gid, struct err *e)
-{
-    struct instance_job job = {.dirfd = -1};
-    struct job_state st = {.uid = uid, .gid = gid, .isolated = true};
-    char(*paths)[512] = calloc(plan->npolydirs + 1, sizeof(*paths));
-    const char **ptrs = calloc(plan->npolydirs + 1, sizeof(*ptrs));
-    mode_t *modes = calloc(plan->npolydirs + 1, sizeof(*modes));
-    int rc = -1, pin;
-
-    if (!paths || !ptrs || !modes) {
-        errprintf(e, "out of memory");
-        goto out;
-    }
-    if (instance_store_lock(s, e) < 0)
-        goto out;
-    if (instance_job_open(s, job_id, true, &job, e) < 0)
-        goto unlock;
-    if ((pin = instance_pin_open(s, job_id, NULL)) >= 0) {
-        close(pin);
-        rc = 0;
-        goto unlock;
-    }
-    if (make_instances(s, &job, plan, uid, gid, paths, modes, e) < 0)
-        goto unlock;
-    for (size_t i = 0; i < plan->npolydirs; i++)
-        ptrs[i] = paths[i];
-    struct ns_request r = {.plan = plan, .instance_paths = ptrs, .host_modes = modes,
-                           .uid = uid, .gid = gid, .instance_base = instance_store_path(s),
-                           .pin_dirfd = job.dirfd, .pin_name = "ns"};
-    if (nsjob_build(&r, e) < 0)
-        goto unlock;
-    snprintf(st.profile, sizeof(st.profile), "%s", plan->profile);
-    st.env = env_strings(plan);
-    rc = instance_state_write(&job, &st, e);
-    job_state_clear(&st);
-unlock:
-    instance_job_close(&job);
-    instance_store_unlock(s);
-out:
-    free(paths);
-    free(ptrs);
-    free(modes);
-    return rc;
-}
-
-/* Record a decision without a namespace (profile none, a refusal, or on_error: allow). */
-static void record_state(struct instance_store *s, uint32_t job_id, uid_t uid, gid_t gid,
-                         const char *profile, const char *error, const struct plan *plan)
-{
-    struct instance_job job;
-    struct job_state st = {.uid = uid, .gid = gid};
-    struct err e;
-
-    snprintf(st.profile, sizeof(st.profile), "%s", profile ? profile : "");
-    snprintf(st.error, sizeof(st.error), "%s", error ? error : "");
-    st.env = plan ? env_strings(plan) : NULL;
-    if (instance_store_lock(s, &e) == 0) {
-        if (instance_job_open(s, job_id, true, &job, &e) == 0) {
-            if (instance_state_write(&job, &st, &e) < 0)
-                log_error("job %" PRIu32 ": %s", job_id, e.text);
-            instance_job_close(&job);
-        }
-        instance_store_unlock(s);
-    }
-    job_state_clear(&st);
-}
-
 /* --- job prolog and epilog (root, in slurmd's namespace) ------------------------------------- */
 
 static int get_job(spank_t sp, uint32_t *job_id, uid_t *uid, gid_t *gid)
@@ -384,18 +284,18 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
     if (instance_sweep(s, &e) < 0)
         log_error("sweeping stale instances: %s", e.text);
     if (prolog_plan(p, job_id, uid, gid, &plan, &e) < 0) {
-        record_state(s, job_id, uid, gid, NULL, e.text, NULL);
+        job_record(s, job_id, uid, gid, NULL, e.text, NULL);
     } else if (!plan->isolate) {
-        record_state(s, job_id, uid, gid, plan->profile, NULL, plan);
+        job_record(s, job_id, uid, gid, plan->profile, NULL, plan);
     } else if (job_setup(s, job_id, plan, uid, gid, &e) < 0) {
         int errnum = errno;
         log_error("job %" PRIu32 ": cannot isolate the job: %s", job_id, e.text);
         if (p->on_error == ON_ERROR_ALLOW) {
-            record_state(s, job_id, uid, gid, plan->profile, NULL, plan);
+            job_record(s, job_id, uid, gid, plan->profile, NULL, plan);
         } else {
             instance_job_remove(s, job_id, NULL);
-            record_state(s, job_id, uid, gid, plan->profile, e.text, NULL);
-            rc = is_node_fault(errnum) ? -1 : 0;
+            job_record(s, job_id, uid, gid, plan->profile, e.text, NULL);
+            rc = job_is_node_fault(errnum) ? -1 : 0;
         }
     }
 out:
@@ -455,7 +355,7 @@ static void step_prepare_fallback(spank_t sp, uint32_t job_id, uid_t uid, gid_t 
         step_fail(job_id, e.text);
     } else {
         g.isolate = g.plan->isolate;
-        g.state.env = env_strings(g.plan);
+        g.state.env = job_env_strings(g.plan);
     }
     identity_free(&ib);
 }
