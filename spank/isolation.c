@@ -116,20 +116,55 @@ static struct policy *load_policy(struct err *e)
 
 /* --- the submit side: srun, sbatch, salloc --------------------------------------------------- */
 
+static void print_partition(const struct policy *p, const char *label, const char *part)
+{
+    char list[1024], def[256];
+    const char *name;
+    struct err e;
+
+    profile_allowed_list(p, part, list, sizeof(list));
+    def[0] = '\0';
+    if (profile_resolve(p, part, NULL, &name, &e) == 0)
+        snprintf(def, sizeof(def), "%s", name);
+    printf("  %s: ", label);
+    /* The default first, marked; then the others in policy order. */
+    bool first = true;
+    if (def[0]) {
+        printf("%s (default)", def);
+        first = false;
+    }
+    for (char *tok = strtok(list, ", "); tok; tok = strtok(NULL, ", ")) {
+        if (strcmp(tok, def) == 0)
+            continue;
+        printf("%s%s", first ? "" : ", ", tok);
+        first = false;
+    }
+    printf("\n");
+}
+
+/* --isolation=list: the choices of the current partition, or of every partition. */
 static void print_allowed(void)
 {
     struct err e;
     struct policy *p = load_policy(&e);
-    char list[1024];
     const char *part = getenv("SLURM_JOB_PARTITION");
+    char label[300];
 
     if (!p) {
         fprintf(stderr, "isolation: %s\n", e.text);
         exit(1);
     }
-    profile_allowed_list(p, part, list, sizeof(list));
-    printf("Isolation profiles allowed %s%s%s: %s (default: %s)\n", part ? "in partition " : "",
-           part ? part : "here", "", list, p->default_profile);
+    printf("Isolation profiles (--isolation=NAME):\n");
+    if (part) {
+        snprintf(label, sizeof(label), "partition %s", part);
+        print_partition(p, label, part);
+    } else {
+        for (size_t i = 0; i < p->npartitions; i++) {
+            snprintf(label, sizeof(label), "partition %s", p->partitions[i].name);
+            print_partition(p, label, p->partitions[i].name);
+        }
+        print_partition(p, p->npartitions ? "other partitions" : "all partitions", "");
+    }
     policy_free(p);
     exit(0);
 }

@@ -60,6 +60,17 @@ like() {
     fi
 }
 
+# unlike GOT REGEX DESCRIPTION: passes if GOT does not match.
+unlike() {
+    if printf '%s' "$1" | grep -Eq -- "$2"; then
+        ok 1 "$3"
+        diag "got: $1"
+        diag "want no match: $2"
+    else
+        ok 0 "$3"
+    fi
+}
+
 diag() { echo "# $*"; }
 
 skip() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N # SKIP $*"; }

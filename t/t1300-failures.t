@@ -1,0 +1,97 @@
+#!/bin/bash
+# What goes wrong, and what the user and the admin see: refused and unknown profiles, a profile
+# changed by a step, a broken policy (the job fails, the user is told why, the node stays up, and
+# the fixed file works at once), and a slurmd killed during a job (nothing is left after it).
+
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/t/lib/tap.sh"
+. "$top_srcdir/t/lib/cluster.sh"
+. "$top_srcdir/t/lib/isolation.sh"
+
+reason=$(iso_can_run) || skip_all "$reason"
+
+policy='version: 1
+instance_base: @CLUSTER_DIR@/isolation
+default_profile: strict
+allowed_profiles: [strict, shared-tmp]
+profiles:
+  strict:
+    polydirs:
+      - {path: /tmp, backing: disk, scope: job}
+    env: {ISOLATION_PROFILE: strict}
+  shared-tmp:
+    inherits: strict
+    polydirs:
+      - {path: /tmp, backing: disk, scope: user}
+    env: {ISOLATION_PROFILE: shared-tmp}
+partitions:
+  debug: {allowed_profiles: [strict, shared-tmp, none]}
+  gpu: {default_profile: shared-tmp, allowed_profiles: [shared-tmp]}'
+
+iso_cluster_start "$policy" || bail_out "cannot start the test cluster"
+cluster_add_user isoA isogrpA || bail_out "cannot create users"
+hostns=$(iso_host_ns)
+as() { run_as isoA "$@" </dev/null 2>&1; }
+
+# --- profiles ---------------------------------------------------------------------------------
+out=$(as srun --isolation=list true)
+like "$out" 'partition debug: strict \(default\), shared-tmp, none' "--isolation=list shows each partition's profiles"
+like "$out" 'partition gpu: shared-tmp \(default\)' "...with its default"
+
+before=$(as sbatch --parsable --wrap true)
+out=$(as srun --isolation=bogus true)
+ok $([ $? -ne 0 ]; echo $?) "an unknown profile is refused"
+like "$out" 'unknown isolation profile "bogus"' "...with a message naming it"
+like "$out" 'strict' "...and the allowed profiles"
+after=$(as sbatch --parsable --wrap true)
+is "$after" "$((before + 1))" "...before the job is queued (no job id was used)"
+
+out=$(as srun -p gpu --isolation=none true)
+ok $([ $? -ne 0 ]; echo $?) "--isolation=none is refused where the partition does not allow it"
+like "$out" 'profile "none" is not allowed in partition "gpu"; allowed: shared-tmp' \
+    "...and the user is told what is allowed there"
+is "$(cluster_node_state)" idle "a refused profile does not drain the node"
+is "$(as srun -p debug --isolation=none readlink /proc/self/ns/mnt)" "$hostns" \
+    "--isolation=none runs in the node's namespace where it is allowed"
+is "$(as srun -p gpu printenv ISOLATION_PROFILE)" shared-tmp "a partition's default profile applies"
+is "$(as srun -p debug printenv ISOLATION_PROFILE)" strict "the global default applies elsewhere"
+
+out=$(as sbatch --wait --isolation=strict -o /dev/stdout --wrap 'srun --isolation=shared-tmp true; echo step=$?')
+like "$out" 'profile belongs to the job' "a step asking for another profile is told the profile belongs to the job"
+like "$out" 'step=[1-9]' "...and fails"
+
+# --- a broken policy ---------------------------------------------------------------------------
+good=$(cat "$ISO_POLICY")
+iso_set_policy "$(printf '%s\n' "$good" | sed 's/^default_profile: strict/default_profile: [strict/')"
+out=$(as srun true)
+rc=$?
+ok $([ $rc -ne 0 ]; echo $?) "with a broken policy the job fails (exit $rc)"
+like "$out" 'isolation policy is invalid: .*isolation.yaml:[0-9]+:[0-9]+: ' \
+    "the user sees why, with the file, line and column"
+like "$out" 'tasks were not started' "...and that the tasks did not start"
+is "$(cluster_node_state)" idle "the node is not drained"
+like "$(cat "$(cluster_log slurmd)")" 'isolation policy is invalid' "the admin sees it in slurmd's log"
+iso_set_policy "$good"
+is "$(as srun printenv ISOLATION_PROFILE)" strict "once fixed, the next job works without restarting a daemon"
+
+# --- a slurmd crash ----------------------------------------------------------------------------
+if declare -F cluster_restart_slurmd >/dev/null; then
+    rm -f /home/isoA/ready
+    id=$(as sbatch --parsable -o /dev/null --wrap 'echo x >/tmp/f; echo up >ready; sleep 8; cat /tmp/f')
+    wait_for 60 test -s /home/isoA/ready
+    kill -KILL "$CLUSTER_SLURMD_PID"
+    test_ok "slurmd is killed with SIGKILL during job $id and restarted" cluster_restart_slurmd
+    is "$(job_wait "$id" 90)" COMPLETED "the job completes"
+    wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
+    is "$(iso_leftovers)" "" "after the job, nothing is left under the instance base"
+
+    # A reboot leaves job directories whose namespace is gone: slurmd's start sweeps them.
+    mkdir -p "$ISO_BASE/job/424242/tmp"
+    printf 'boot_id=00000000-0000-0000-0000-000000000000\nprofile=strict\n' >"$ISO_BASE/job/424242/state"
+    cluster_restart_slurmd
+    ok $([ ! -e "$ISO_BASE/job/424242" ]; echo $?) "instances left by an earlier boot are swept at slurmd start"
+else
+    for i in 1 2 3 4; do skip "the harness cannot restart slurmd"; done
+fi
+
+is "$(cluster_node_state)" idle "the node ends idle"
+done_testing
