@@ -64,7 +64,6 @@ wait_for 60 test -s /home/isoA/ready
 pidA=$(cat /home/isoA/ready 2>/dev/null)
 ok $([ -n "$pidA" ]; echo $?) "user A's job is running and has written its files (job $idA)"
 seen=$(run_as isoB srun -n1 sh -c 'ls -A /tmp /var/tmp /dev/shm; cat /proc/'"$pidA"'/root/tmp/secretA 2>&1; ls -A '"$ISO_BASE"' 2>&1' </dev/null)
-unlike() { if printf '%s' "$1" | grep -Eq -- "$2"; then ok 1 "$3"; diag "got: $1"; else ok 0 "$3"; fi; }
 unlike "$seen" 'secretA' "user B sees none of A's files in /tmp, /var/tmp, /dev/shm"
 like "$seen" 'Permission denied' "user B cannot go through A's task's /proc/PID/root"
 unlike "$seen" '(^|[^a-z])(job|user|\.lock)($|[^a-z])' "user B cannot list the instance base"
