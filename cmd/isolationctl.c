@@ -180,7 +180,7 @@ static void print_header(const struct explain_args *a, const struct job_identity
     printf("user %s (uid %lu), groups ", id->user, (unsigned long)id->uid);
     for (size_t i = 0; i < id->ngroups; i++)
         printf("%s%s", i ? "," : "", id->groups[i]);
-    printf("; partition %s; job %" PRIu32 "\n", a->partition ? a->partition : "(any)",
+    printf("; partition %s; job %" PRIu32 "\n", a->partition ? a->partition : "(none given: the global lists apply)",
            id->job_id);
 }
 

@@ -132,8 +132,11 @@ int profile_resolve(const struct policy *p, const char *partition, const char *r
     char allowed[1024];
     char where[300];
 
-    if (partition)
+    /* NULL: not known from a trusted source; "": none given, the global lists apply. */
+    if (partition && *partition)
         snprintf(where, sizeof(where), "in partition \"%s\"", partition);
+    else if (partition)
+        snprintf(where, sizeof(where), "here");
     else
         snprintf(where, sizeof(where), "here (the job's partition is not known)");
     profile_allowed_list(p, partition, allowed, sizeof(allowed));

@@ -71,8 +71,9 @@ struct plan {
 
 /* Choose the profile for a job: REQUESTED (may be NULL), else the partition's default, else the
  * global one. The choice must be allowed by the partition's allowed_profiles, else by the global
- * list. PARTITION NULL means "not known from a trusted source": then only a profile allowed in
- * every partition and globally is accepted (and the global default). *NAME points into P.
+ * list. PARTITION "" (or one the policy does not name) means the global lists; NULL means "not
+ * known from a trusted source": then only a profile allowed in every partition and globally is
+ * accepted. *NAME points into P.
  * On refusal the message names the allowed profiles. */
 int profile_resolve(const struct policy *p, const char *partition, const char *requested,
                     const char **name, struct err *e);

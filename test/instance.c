@@ -14,12 +14,13 @@
 
 static char base[512];
 
-static bool exists(const char *fmt, const char *arg)
+/* Whether REL exists below the base. */
+static bool exists(const char *rel)
 {
     char p[2048];
     struct stat st;
 
-    snprintf(p, sizeof(p), fmt, base, arg);
+    snprintf(p, sizeof(p), "%s/%s", base, rel);
     return lstat(p, &st) == 0;
 }
 
@@ -62,7 +63,7 @@ static void test_base_checks(const char *dir)
     instance_store_close(s);
 
     snprintf(p, sizeof(p), "%s/link", dir);
-    symlink(base, p);
+    must(symlink(base, p));
     s = instance_store_open(p, false, &e);
     ok(s == NULL && strstr(e.text, "symlink"), "a base that is a symlink is refused");
     diag("%s", s ? "(opened)" : e.text);
@@ -115,10 +116,10 @@ static void test_instances(struct instance_store *s)
     instance_store_unlock(s);
 
     ok(instance_job_remove(s, 41, &e) == 0, "the first job is removed");
-    ok(!exists("%s/job/%s", "41") && exists("%s/user/1234/var-tmp/%s", "keep"),
+    ok(!exists("job/41") && exists("user/1234/var-tmp/keep"),
        "its directory is gone; the user's instance stays for the other job");
     ok(instance_job_remove(s, 42, &e) == 0, "the last job is removed");
-    if (!ok(!exists("%s/user/%s", "1234"), "the user's instances go with their last job"))
+    if (!ok(!exists("user/1234"), "the user's instances go with their last job"))
         diag("%s", e.text);
 }
 
@@ -187,9 +188,9 @@ static void test_sweep(struct instance_store *s)
     }
     int n = instance_sweep(s, &e);
     is_int(n, 2, "the sweep removes two stale jobs");
-    ok(!exists("%s/job/%s", "60"), "a job from an earlier boot is removed");
-    ok(!exists("%s/job/%s", "61"), "a job with no state (a builder that died) is removed");
-    ok(exists("%s/job/%s", "62"), "a job of this boot without a namespace is kept");
+    ok(!exists("job/60"), "a job from an earlier boot is removed");
+    ok(!exists("job/61"), "a job with no state (a builder that died) is removed");
+    ok(exists("job/62"), "a job of this boot without a namespace is kept");
     instance_job_remove(s, 62, &e);
 }
 
@@ -213,14 +214,14 @@ static void test_hostile_removal(struct instance_store *s, const char *dir)
     instance_job_close(&job);
     instance_store_unlock(s);
     snprintf(p, sizeof(p), "%s/%s/link-to-file", base, rel);
-    symlink(victim, p);
+    must(symlink(victim, p));
     snprintf(p, sizeof(p), "%s/%s/link-to-dir", base, rel);
-    symlink(outside, p);
+    must(symlink(outside, p));
     snprintf(p, sizeof(p), "%s/%s/loop", base, rel);
-    symlink(p, p);
+    must(symlink(p, p));
     snprintf(p, sizeof(p), "%s/%s/mnt", base, rel);
     mkdir(p, 0755);
-    mount(outside, p, NULL, MS_BIND, NULL);
+    must(mount(outside, p, NULL, MS_BIND, NULL));
 
     ok(instance_job_remove(s, 70, &e) < 0 && strstr(e.text, "mount"),
        "a mount inside an instance is reported, not entered");
@@ -230,7 +231,7 @@ static void test_hostile_removal(struct instance_store *s, const char *dir)
     is_str(read_file(p, buf, sizeof(buf)), "kept", "a symlinked or mounted directory is intact");
     snprintf(p, sizeof(p), "%s/%s/mnt", base, rel);
     umount2(p, MNT_DETACH);
-    ok(instance_job_remove(s, 70, &e) == 0 && !exists("%s/job/%s", "70"),
+    ok(instance_job_remove(s, 70, &e) == 0 && !exists("job/70"),
        "once unmounted, the rest goes");
 }
 

@@ -187,11 +187,11 @@ static void make_host_tree(void)
     path_at(p, sizeof(p), "hideme/secret");
     write_file(p, "secret");
     path_at(p, sizeof(p), "home/u");
-    chown(p, UID, UID);
+    must(chown(p, UID, UID));
     /* A user's symlink pointing at a root-only tree. */
     path_at(p, sizeof(p), "home/u/link");
-    symlink("/etc", p);
-    lchown(p, UID, UID);
+    must(symlink("/etc", p));
+    must(lchown(p, UID, UID));
     /* A shared mount: what is mounted under it later must reach running jobs. */
     path_at(p, sizeof(p), "shared");
     mount(p, p, NULL, MS_BIND, NULL);

@@ -14,6 +14,15 @@
 
 #include "tap.h"
 
+/* A set-up step that fails makes the rest meaningless: stop with the reason. */
+#define must(call)                                                                                 \
+    do {                                                                                           \
+        if ((call) < 0) {                                                                          \
+            printf("Bail out! set-up failed: %s: %s\n", #call, strerror(errno));                  \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
 /* Everything the test mounts stays in its own namespace and vanishes with it. Also returns a
  * fresh directory, root 0700, under /var/lib (not /tmp: the base may not live under a
  * world-writable directory). */
