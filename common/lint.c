@@ -1,1 +1,169 @@
+/* Checks of a valid policy against the host it is checked on: names the name service does not
+ * know, paths missing here, and profiles nothing can select. Every finding is a warning, since a
+ * policy may be written for nodes that differ from the host running isolationctl. */
 #include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "policy.h"
+
+/* One use of a group or user name in a filter. */
+struct use {
+    const char *name;
+    struct loc loc;
+};
+
+static int cmp_use(const void *a, const void *b)
+{
+    const struct use *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+
+    if (r)
+        return r;
+    if (x->loc.line != y->loc.line)
+        return x->loc.line < y->loc.line ? -1 : 1;
+    return x->loc.col < y->loc.col ? -1 : x->loc.col > y->loc.col;
+}
+
+static bool name_known(const char *name, bool group)
+{
+    return group ? getgrnam(name) != NULL : getpwnam(name) != NULL;
+}
+
+/* Warn once per name the name service does not know, at its first use. */
+static void lint_names(const struct policy *p, struct diag_list *d, bool group)
+{
+    size_t n = 0, k = 0;
+    struct use *v;
+
+    for (size_t i = 0; i < p->nprofiles; i++)
+        for (size_t j = 0; j < p->profiles[i].nmounts; j++) {
+            const struct mount_entry *m = &p->profiles[i].mounts[j];
+            n += group ? m->groups.count : m->users.count;
+        }
+    if (n == 0 || !(v = calloc(n, sizeof(*v))))
+        return;
+    for (size_t i = 0; i < p->nprofiles; i++)
+        for (size_t j = 0; j < p->profiles[i].nmounts; j++) {
+            const struct filter *f =
+                group ? &p->profiles[i].mounts[j].groups : &p->profiles[i].mounts[j].users;
+            for (size_t x = 0; x < f->count; x++)
+                v[k++] = (struct use){f->names[x], f->loc};
+        }
+    qsort(v, k, sizeof(*v), cmp_use);
+    for (size_t i = 0; i < k;) {
+        size_t end = i + 1;
+        while (end < k && strcmp(v[end].name, v[i].name) == 0)
+            end++;
+        if (!name_known(v[i].name, group)) {
+            char more[64] = "";
+            if (end - i > 1)
+                snprintf(more, sizeof(more), " (used %zu times; this is the first)", end - i);
+            diag_add(d, DIAG_WARNING, v[i].loc.line, v[i].loc.col,
+                     "%s \"%s\" is not known on this host%s; check the name, or ignore this on "
+                     "hosts that do not see the cluster's %s",
+                     group ? "group" : "user", v[i].name, more, group ? "groups" : "users");
+        }
+        i = end;
+    }
+    free(v);
+}
+
+static bool listed(const struct name_list *l, const char *name)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (strcmp(l->names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Allowed by the global list (the default alone when absent) or by a partition. */
+static bool allowed_somewhere(const struct policy *p, const char *name)
+{
+    if (listed(&p->allowed, name) || (p->default_profile && !strcmp(p->default_profile, name)))
+        return true;
+    for (size_t i = 0; i < p->npartitions; i++)
+        if (listed(&p->partitions[i].allowed, name) ||
+            (p->partitions[i].default_profile && !strcmp(p->partitions[i].default_profile, name)))
+            return true;
+    return false;
+}
+
+/* A profile nobody can select is dead weight, unless an allowed profile inherits from it. */
+static void lint_unused_profiles(const struct policy *p, struct diag_list *d)
+{
+    bool *used = calloc(p->nprofiles + 1, sizeof(*used));
+
+    if (!used)
+        return;
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        const struct profile *pr = &p->profiles[i];
+        if (!allowed_somewhere(p, pr->name))
+            continue;
+        /* A validated policy has no cycles; the bound is a guard all the same. */
+        for (size_t steps = 0; pr && steps <= p->nprofiles; steps++) {
+            used[pr - p->profiles] = true;
+            pr = pr->inherits ? policy_profile(p, pr->inherits) : NULL;
+        }
+    }
+    for (size_t i = 0; i < p->nprofiles; i++)
+        if (!used[i])
+            diag_add(d, DIAG_WARNING, p->profiles[i].loc.line, p->profiles[i].loc.col,
+                     "profile \"%s\" is not allowed anywhere: no allowed_profiles lists it and "
+                     "no allowed profile inherits from it; allow it or remove it",
+                     p->profiles[i].name);
+    free(used);
+}
+
+/* T lies strictly inside the target of a tmpfs entry before entry I in the same list. */
+static bool in_earlier_tmpfs(const struct profile *pr, size_t i, const char *t)
+{
+    for (size_t j = 0; j < i; j++) {
+        const struct mount_entry *m = &pr->mounts[j];
+        size_t n = m->target ? strlen(m->target) : 0;
+        if (m->type == MOUNT_TMPFS && n && strncmp(t, m->target, n) == 0 && t[n] == '/')
+            return true;
+    }
+    return false;
+}
+
+static void lint_mount(const struct profile *pr, size_t i, struct diag_list *d)
+{
+    const struct mount_entry *m = &pr->mounts[i];
+    struct stat st;
+
+    if (m->type == MOUNT_BIND && m->source && !strchr(m->source, '%') && stat(m->source, &st) < 0)
+        diag_add(d, DIAG_WARNING, m->loc.line, m->loc.col,
+                 errno == ENOENT || errno == ENOTDIR
+                     ? "bind source \"%s\" does not exist on this host%s; create it on every node "
+                       "or correct the path"
+                     : "bind source \"%s\" cannot be checked on this host: %s",
+                 m->source, errno == ENOENT || errno == ENOTDIR ? "" : strerror(errno));
+    if ((m->type != MOUNT_BIND && m->type != MOUNT_TMPFS) || !m->target)
+        return;
+    if (in_earlier_tmpfs(pr, i, m->target) || strchr(m->target, '%'))
+        return;
+    if (stat(m->target, &st) < 0 && (errno == ENOENT || errno == ENOTDIR))
+        diag_add(d, DIAG_WARNING, m->loc.line, m->loc.col,
+                 "mount target \"%s\" does not exist on this host and is not inside an earlier "
+                 "tmpfs entry; create it on every node, or add a tmpfs entry above this one for "
+                 "a parent directory (the plugin creates nothing on the host)",
+                 m->target);
+}
+
+void policy_lint(const struct policy *p, struct diag_list *d)
+{
+    if (!p)
+        return;
+    lint_names(p, d, true);
+    lint_names(p, d, false);
+    lint_unused_profiles(p, d);
+    for (size_t i = 0; i < p->nprofiles; i++)
+        for (size_t j = 0; j < p->profiles[i].nmounts; j++)
+            lint_mount(&p->profiles[i], j, d);
+}
