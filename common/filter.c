@@ -52,9 +52,10 @@ int filter_parse(struct filter *f, const char *text, struct err *e)
         p++;
     }
     if (*p == '\0') {
+        bool negated = f->negate;
         filter_clear(f);
-        return errprintf(e, f->negate ? "\"~\" must be followed by group names, as in \"~A,B\""
-                                      : "empty filter; remove the key to match everyone");
+        return errprintf(e, negated ? "\"~\" must be followed by group names, as in \"~A,B\""
+                                    : "empty filter; remove the key to match everyone");
     }
     for (;;) {
         const char *comma = strchr(p, ',');

@@ -120,11 +120,12 @@ static void lint_unused_profiles(const struct policy *p, struct diag_list *d)
     free(used);
 }
 
-/* T lies strictly inside the target of a tmpfs entry before entry I in the same list. */
-static bool in_earlier_tmpfs(const struct profile *pr, size_t i, const char *t)
+/* T lies strictly inside the target of a tmpfs entry of the profile's effective list (its own
+ * or inherited, anywhere: mounts are made parents first). */
+static bool in_some_tmpfs(const struct profile_view *v, const char *t)
 {
-    for (size_t j = 0; j < i; j++) {
-        const struct mount_entry *m = &pr->mounts[j];
+    for (size_t j = 0; v && j < v->nmounts; j++) {
+        const struct mount_entry *m = v->mounts[j];
         size_t n = m->target ? strlen(m->target) : 0;
         if (m->type == MOUNT_TMPFS && n && strncmp(t, m->target, n) == 0 && t[n] == '/')
             return true;
@@ -132,7 +133,8 @@ static bool in_earlier_tmpfs(const struct profile *pr, size_t i, const char *t)
     return false;
 }
 
-static void lint_mount(const struct profile *pr, size_t i, struct diag_list *d)
+static void lint_mount(const struct profile *pr, const struct profile_view *v, size_t i,
+                       struct diag_list *d)
 {
     const struct mount_entry *m = &pr->mounts[i];
     struct stat st;
@@ -146,13 +148,13 @@ static void lint_mount(const struct profile *pr, size_t i, struct diag_list *d)
                  m->source, errno == ENOENT || errno == ENOTDIR ? "" : strerror(errno));
     if ((m->type != MOUNT_BIND && m->type != MOUNT_TMPFS) || !m->target)
         return;
-    if (in_earlier_tmpfs(pr, i, m->target) || strchr(m->target, '%'))
+    if (in_some_tmpfs(v, m->target) || strchr(m->target, '%'))
         return;
     if (stat(m->target, &st) < 0 && (errno == ENOENT || errno == ENOTDIR))
         diag_add(d, DIAG_WARNING, m->loc.line, m->loc.col,
-                 "mount target \"%s\" does not exist on this host and is not inside an earlier "
-                 "tmpfs entry; create it on every node, or add a tmpfs entry above this one for "
-                 "a parent directory (the plugin creates nothing on the host)",
+                 "mount target \"%s\" does not exist on this host and is not inside a tmpfs "
+                 "entry; create it on every node, or add a tmpfs entry for a parent directory "
+                 "(the plugin creates nothing on the host)",
                  m->target);
 }
 
@@ -163,7 +165,10 @@ void policy_lint(const struct policy *p, struct diag_list *d)
     lint_names(p, d, true);
     lint_names(p, d, false);
     lint_unused_profiles(p, d);
-    for (size_t i = 0; i < p->nprofiles; i++)
+    for (size_t i = 0; i < p->nprofiles; i++) {
+        struct profile_view *v = profile_view_get(p, p->profiles[i].name);
         for (size_t j = 0; j < p->profiles[i].nmounts; j++)
-            lint_mount(&p->profiles[i], j, d);
+            lint_mount(&p->profiles[i], v, j, d);
+        profile_view_free(v);
+    }
 }

@@ -350,8 +350,8 @@ static int add_polydirs(struct plan *plan, const struct profile_view *v,
     return 0;
 }
 
-static int fill_mount(struct plan *plan, struct plan_mount *o, const struct mount_entry *m,
-                      char *target, const struct job_identity *id, struct err *e)
+static int fill_mount(struct plan_mount *o, const struct mount_entry *m, char *target,
+                      const struct job_identity *id, struct err *e)
 {
     o->type = m->type;
     o->target = target;
@@ -360,9 +360,6 @@ static int fill_mount(struct plan *plan, struct plan_mount *o, const struct moun
     o->size_bytes = m->type == MOUNT_TMPFS ? size_bytes(&m->size, id) : 0;
     o->mode = m->mode;
     o->line = m->loc.line;
-    for (size_t i = 0; i < plan->nmounts; i++)
-        if (plan->mounts[i].type == MOUNT_TMPFS && path_inside(target, plan->mounts[i].target))
-            o->in_tmpfs = true;
     if (m->source) {
         if (!(o->source = plan_expand(m->source, id, e)))
             return -1;
@@ -371,6 +368,40 @@ static int fill_mount(struct plan *plan, struct plan_mount *o, const struct moun
                              "expansion", m->loc.line, o->source);
     }
     return 0;
+}
+
+static size_t depth(const char *path)
+{
+    size_t n = 0;
+
+    for (; *path; path++)
+        n += *path == '/';
+    return n;
+}
+
+static int by_depth(const void *a, const void *b)
+{
+    const struct plan_mount *x = a, *y = b;
+    size_t dx = depth(x->target), dy = depth(y->target);
+
+    if (dx != dy)
+        return dx < dy ? -1 : 1;
+    /* Same depth: keep the policy's order (line numbers grow along the merged list). */
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Mount a parent before what lies inside it, whatever the list order, so that a child profile's
+ * bind inside its parent's tmpfs is not covered by that tmpfs; then mark what lies inside a
+ * tmpfs of this plan (there, mount points and links are created). */
+static void order_parents_first(struct plan *plan)
+{
+    for (size_t i = 0; i < plan->nmounts; i++)
+        plan->mounts[i].seq = i;
+    qsort(plan->mounts, plan->nmounts, sizeof(*plan->mounts), by_depth);
+    for (size_t i = 0; i < plan->nmounts; i++)
+        for (size_t j = 0; j < i && !plan->mounts[i].in_tmpfs; j++)
+            plan->mounts[i].in_tmpfs = plan->mounts[j].type == MOUNT_TMPFS &&
+                                       path_inside(plan->mounts[i].target, plan->mounts[j].target);
 }
 
 static int add_mounts(struct plan *plan, const struct profile_view *v,
@@ -401,10 +432,11 @@ static int add_mounts(struct plan *plan, const struct profile_view *v,
             continue;
         }
         struct plan_mount *o = &plan->mounts[plan->nmounts++];
-        if (fill_mount(plan, o, m, target, id, e) < 0)
+        if (fill_mount(o, m, target, id, e) < 0)
             goto fail;
     }
     free(seen.slot);
+    order_parents_first(plan);
     return 0;
 nomem:
     errprintf(e, "out of memory");

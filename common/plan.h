@@ -43,6 +43,7 @@ struct plan_mount {
     unsigned mode;       /* tmpfs and dir */
     bool in_tmpfs;       /* the target lies inside a tmpfs made earlier in this plan */
     int line;
+    size_t seq;          /* position in the policy's merged list (mounts run parents first) */
 };
 
 struct plan_path {

@@ -2067,47 +2067,51 @@ static bool live(const struct mount_index *mi, size_t pos)
     return mi->killer[pos] == SIZE_MAX;
 }
 
-/* Among the live entries whose target is a proper ancestor of entry I's, and whose type is in
- * TYPES (a bit per enum mount_type), the nearest one before I (BEFORE) or after it; SIZE_MAX if
- * there is none. */
-static size_t ancestor_near(const struct mount_index *mi, size_t i, bool before, unsigned types)
+/* The live entry, of a type in TYPES (a bit per enum mount_type), whose target is the deepest
+ * proper ancestor of entry I's, wherever it stands in the list: mounts are made parents first,
+ * so that is what I's target lands in. At one depth a non-tmpfs entry is preferred (the
+ * strictest answer when filters pick different entries for different users). SIZE_MAX if none. */
+static size_t ancestor_deepest(const struct mount_index *mi, size_t i, unsigned types)
 {
     const char *t = mi->v->mounts[i]->target;
-    size_t len = strlen(t), best = SIZE_MAX;
+    size_t len = strlen(t);
 
-    for (size_t j = 1; j < len; j++) {
+    for (size_t j = len - 1; j >= 1; j--) {
+        size_t best = SIZE_MAX;
         if (t[j] != '/')
             continue;
         for (size_t k = tindex_find(mi->idx, mi->n, t, j);
              k < mi->n && mi->idx[k].len == j && memcmp(mi->idx[k].t, t, j) == 0; k++) {
             size_t pos = mi->idx[k].pos;
-            if (!live(mi, pos) || !(types & (1u << mi->v->mounts[pos]->type)))
+            if (pos == i || !live(mi, pos) || !(types & (1u << mi->v->mounts[pos]->type)))
                 continue;
-            if (before ? pos < i && (best == SIZE_MAX || pos > best) : pos > i && pos < best)
+            if (best == SIZE_MAX || mi->v->mounts[pos]->type != MOUNT_TMPFS)
                 best = pos;
         }
+        if (best != SIZE_MAX)
+            return best;
     }
-    return best;
+    return SIZE_MAX;
 }
 
 #define TYPE_BIT(t) (1u << (t))
 
 /* A dir or symlink is made inside a tmpfs of the policy, never on the node's own file systems:
- * the newest earlier mount (or symlink) above its target must be a tmpfs. */
+ * the deepest mount (or symlink) above its target must be a tmpfs. */
 static void check_made_in_tmpfs(struct ctx *c, const struct mount_index *mi, size_t i)
 {
     const struct mount_entry *m = mi->v->mounts[i], *in = NULL;
     const char *what = m->type == MOUNT_DIR ? "dir" : "symlink";
-    size_t best = ancestor_near(
-        mi, i, true, TYPE_BIT(MOUNT_TMPFS) | TYPE_BIT(MOUNT_BIND) | TYPE_BIT(MOUNT_SYMLINK));
+    size_t best = ancestor_deepest(
+        mi, i, TYPE_BIT(MOUNT_TMPFS) | TYPE_BIT(MOUNT_BIND) | TYPE_BIT(MOUNT_SYMLINK));
 
     if (best != SIZE_MAX)
         in = mi->v->mounts[best];
     if (!in)
         error_at(c, m->loc,
-                 "%s target \"%s\" is not inside an earlier tmpfs entry; the plugin "
+                 "%s target \"%s\" is not inside a tmpfs entry; the plugin "
                  "creates nothing on the node's own file systems: add a tmpfs entry for a parent "
-                 "directory above this one",
+                 "directory",
                  what, esc(c, m->target));
     else if (in->type == MOUNT_BIND)
         error_at(c, m->loc,
@@ -2140,32 +2144,6 @@ static const struct profile *owner_of(const struct policy *p, const void *entry)
             return pr;
     }
     return NULL;
-}
-
-/* Mounts are applied in list order, so a later tmpfs or bind on a parent directory covers an
- * entry; the child's entries come before the ones it inherits. */
-static void check_covered(struct ctx *c, const struct profile *pr, const struct mount_index *mi,
-                          size_t i)
-{
-    const struct mount_entry *m = mi->v->mounts[i], *cover = NULL;
-    size_t first = ancestor_near(mi, i, false, TYPE_BIT(MOUNT_TMPFS) | TYPE_BIT(MOUNT_BIND));
-
-    if (first == SIZE_MAX)
-        return;
-    cover = mi->v->mounts[first];
-    if (first < pr->nmounts)
-        warn_at(c, m->loc,
-                "this entry is hidden by the %s on \"%s\" at line %d, which is "
-                "mounted after it over a parent directory; move this entry below that one",
-                mount_type_name(cover->type), esc(c, cover->target), cover->loc.line);
-    else
-        warn_at(c, m->loc,
-                "this entry is hidden by the %s on \"%s\" inherited from profile "
-                "\"%s\" (line %d): a profile's mounts are made before the ones it inherits; give "
-                "this profile its own %s entry for \"%s\" above this one",
-                mount_type_name(cover->type), esc(c, cover->target),
-                owner_of(c->p, cover) ? esc(c, owner_of(c->p, cover)->name) : "?", cover->loc.line,
-                mount_type_name(cover->type), esc(c, cover->target));
 }
 
 /* A tmpfs or bind over a polydir, or a mount inside one, would be made in a directory the job's
@@ -2286,7 +2264,6 @@ static void check_profile_view(struct ctx *c, const struct profile *pr,
         }
         if (m->type == MOUNT_DIR || m->type == MOUNT_SYMLINK)
             check_made_in_tmpfs(c, &mi, i);
-        check_covered(c, pr, &mi, i);
     }
     for (size_t i = 0; i < v->nmounts; i++)
         if (v->mounts[i]->target)

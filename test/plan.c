@@ -144,8 +144,9 @@ static void test_inheritance(struct policy *p)
     m = find(plan, "/ccc/A");
     ok(m && m->readonly && strcmp(m->source, "/run/mount/private/B") == 0,
        "the child's mounts come first, so they win for the same target");
-    ok(plan->mounts[0].type == MOUNT_BIND, "a child's entry precedes the parent's tmpfs root");
-    ok(!m->in_tmpfs, "...so its target is not yet inside the tmpfs");
+    ok(plan->mounts[0].type == MOUNT_TMPFS && strcmp(plan->mounts[0].target, "/ccc") == 0,
+       "the parent's tmpfs root is mounted before the child's entry inside it");
+    ok(m->in_tmpfs, "...so the child's bind lands inside the tmpfs instead of under it");
     is_int(plan->nenv, 2, "env adds to the parent's");
     for (size_t i = 0; i < plan->nenv; i++)
         if (strcmp(plan->env[i].name, "TMPDIR") == 0)
