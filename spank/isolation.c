@@ -38,13 +38,14 @@ SPANK_PLUGIN(isolation, 1);
 #define OPTION_ENV "SPANK__SLURM_SPANK_OPTION_isolation_isolation"
 
 static int opt_isolation(int val, const char *optarg, int remote);
+static int parse_args(int ac, char **av);
 
-struct spank_option spank_options[] = {
-    {"isolation", "PROFILE",
-     "File-system isolation profile of the job (private /tmp, /dev/shm and project mounts); "
-     "--isolation=list shows the profiles allowed here",
-     1, 0, opt_isolation},
-    SPANK_OPTIONS_TABLE_END};
+/* Registered from slurm_spank_init: sbatch and salloc ignore a static spank_options table. */
+static struct spank_option isolation_option = {
+    "isolation", "PROFILE",
+    "File-system isolation profile of the job (private /tmp, /dev/shm and project mounts); "
+    "--isolation=list shows the profiles allowed here",
+    1, 0, opt_isolation};
 
 /* Per-process state: a slurmstepd serves one step, and its tasks are forked from it. */
 static struct {
@@ -76,6 +77,14 @@ static void slurm_sink(enum log_level level, const char *msg, void *arg)
         slurm_debug("isolation: %s", msg);
         break;
     }
+}
+
+/* Every hook starts here: slurm_spank_init does not run before job_prolog and job_epilog, so
+ * each hook takes the plugin's arguments and the log sink itself. */
+static int configure(int ac, char **av)
+{
+    log_set_sink(slurm_sink, NULL);
+    return parse_args(ac, av);
 }
 
 static int parse_args(int ac, char **av)
@@ -304,7 +313,7 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
     gid_t gid;
     int rc = 0;
 
-    if (get_job(sp, &job_id, &uid, &gid) < 0)
+    if (configure(ac, av) < 0 || get_job(sp, &job_id, &uid, &gid) < 0)
         return 0;
     if (!(p = load_policy(&e))) {
         /* Every task of the job reports it; the node stays up. */
@@ -350,7 +359,7 @@ int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
     uid_t uid;
     gid_t gid;
 
-    if (get_job(sp, &job_id, &uid, &gid) < 0)
+    if (configure(ac, av) < 0 || get_job(sp, &job_id, &uid, &gid) < 0)
         return 0;
     /* A policy broken since the prolog must not leave the job's files behind. */
     if ((p = load_policy(&e)))
@@ -437,10 +446,14 @@ static void step_prepare(spank_t sp)
 
 int slurm_spank_init(spank_t sp, int ac, char **av)
 {
-    log_set_sink(slurm_sink, NULL);
-    if (parse_args(ac, av) < 0 && spank_context() == S_CTX_REMOTE)
+    spank_context_t ctx = spank_context();
+
+    if (configure(ac, av) < 0 && ctx == S_CTX_REMOTE)
         snprintf(g.error, sizeof(g.error), "the plugin's arguments in plugstack.conf are wrong");
-    if (spank_context() == S_CTX_SLURMD) {
+    if ((ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR || ctx == S_CTX_REMOTE) &&
+        spank_option_register(sp, &isolation_option) != ESPANK_SUCCESS)
+        log_error("cannot register the --isolation option");
+    if (ctx == S_CTX_SLURMD) {
         /* Instances left by a reboot; never fail here, or slurmd would not start. */
         struct err e;
         struct policy *p = load_policy(&e);
@@ -459,7 +472,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 
     if (spank_context() != S_CTX_REMOTE || g.error[0])
         return 0;
-    if (!g.requested[0] && spank_option_getopt(sp, &spank_options[0], &optarg) == ESPANK_SUCCESS &&
+    if (!g.requested[0] && spank_option_getopt(sp, &isolation_option, &optarg) == ESPANK_SUCCESS &&
         optarg)
         snprintf(g.requested, sizeof(g.requested), "%s", optarg);
     step_prepare(sp);
@@ -519,6 +532,13 @@ int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)
     }
     close(g.nsfd);
     g.nsfd = -1;
+    return 0;
+}
+
+/* Slurm 22.05 loads a plugin into slurmd only if it has a slurmd callback; this one makes
+ * slurm_spank_init run at slurmd start, where the sweep is. */
+int slurm_spank_slurmd_exit(spank_t sp, int ac, char **av)
+{
     return 0;
 }
 

@@ -42,7 +42,7 @@ script='echo batch >/tmp/b; echo v >/var/tmp/v; echo s >/dev/shm/s
 srun -n2 sh -c "touch /tmp/step1.\$SLURM_PROCID /dev/shm/step1.\$SLURM_PROCID"
 srun -n1 sh -c "ls /tmp /var/tmp /dev/shm | tr \"\n\" \" \"; readlink /proc/self/ns/mnt" >steps.out
 readlink /proc/self/ns/mnt >>steps.out'
-id=$(job_run isoA --wrap "$script")
+id=$(job_run isoA -n2 --wrap "$script")
 ok $? "a batch job with two steps runs (job $id)"
 steps=$(cat /home/isoA/steps.out 2>&1)
 like "$steps" 'b step1.0 step1.1 ' "the batch script and both steps share /tmp"
@@ -63,9 +63,11 @@ idA=$(run_as isoA sbatch --parsable -o /home/isoA/holdA.out --wrap "$holdA")
 wait_for 60 test -s /home/isoA/ready
 pidA=$(cat /home/isoA/ready 2>/dev/null)
 ok $([ -n "$pidA" ]; echo $?) "user A's job is running and has written its files (job $idA)"
-seen=$(run_as isoB srun -n1 sh -c 'ls -A /tmp /var/tmp /dev/shm; cat /proc/'"$pidA"'/root/tmp/secretA 2>&1; ls -A '"$ISO_BASE"' 2>&1' </dev/null)
+seen=$(run_as isoB srun -n1 ls -A /tmp /var/tmp /dev/shm </dev/null 2>&1)
 unlike "$seen" 'secretA' "user B sees none of A's files in /tmp, /var/tmp, /dev/shm"
+seen=$(run_as isoB srun -n1 cat "/proc/$pidA/root/tmp/secretA" </dev/null 2>&1)
 like "$seen" 'Permission denied' "user B cannot go through A's task's /proc/PID/root"
+seen=$(run_as isoB srun -n1 ls -A "$ISO_BASE" </dev/null 2>&1)
 unlike "$seen" '(^|[^a-z])(job|user|\.lock)($|[^a-z])' "user B cannot list the instance base"
 test_fails "user B cannot read A's instance from the node either" \
     run_as isoB sh -c "cat $ISO_BASE/job/$idA/tmp/secretA"

@@ -894,3 +894,15 @@ EOF
     fi
     echo "$prog"
 }
+
+# cluster_restart_slurmd: start slurmd again, as after a crash (stopping it first if it still
+# runs), and wait until it listens. Running jobs' slurmstepd processes outlive slurmd.
+cluster_restart_slurmd() {
+    local port
+    _cluster_stop_pids "$CLUSTER_SLURMD_PID"
+    port=$(sed -n 's/^SlurmdPort=//p' "$SLURM_CONF")
+    _cluster_spawn "$CLUSTER_DIR/log/slurmd-restart.out" slurmd -D -f "$SLURM_CONF" -N "$CLUSTER_NODE"
+    CLUSTER_SLURMD_PID=$!
+    _cluster_wait_up 30 _cluster_port_is_listening "$port" ||
+        { _cluster_fail "slurmd did not listen on port $port after a restart"; return 1; }
+}
