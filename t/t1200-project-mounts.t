@@ -41,7 +41,7 @@ cleanup_host() {
     rmdir /run/mount 2>/dev/null
 }
 iso_cluster_start "$policy" || bail_out "cannot start the test cluster"
-trap 'cleanup_host; cluster_stop' EXIT
+cluster_on_stop cleanup_host
 cluster_add_user isoA isogrpA && cluster_add_user isoB isogrpB || bail_out "cannot create users"
 
 # The host side: the mount root, the private sources (world-writable, so that only the mounts
@@ -70,8 +70,9 @@ ok $([ -e /run/mount/private/A/by-A ] && [ ! -e /run/mount/private/A/by-B ]; ech
 # --- hiding /home ---------------------------------------------------------------------------
 is "$(as isoA --isolation=homes ls /home | tr '\n' ' ')" "isoA spack " \
     "with /home hidden, a user sees their own home and /home/spack only"
-like "$(as isoA --isolation=homes sh -c 'pwd; touch /home/spack/x')" \
-    '^/home/isoA.*Read-only file system' "the job starts in the user's home; /home/spack is read-only"
+out=$(as isoA --isolation=homes sh -c 'pwd; touch /home/spack/x')
+like "$out" '^/home/isoA$' "the job starts in the user's own home, bound into the hiding tmpfs"
+like "$out" 'Read-only file system' "/home/spack is read-only"
 like "$(as isoA --isolation=homes cat /home/spack/tool)" '^tool$' "the shared tree is readable"
 
 # --- escapes ----------------------------------------------------------------------------------

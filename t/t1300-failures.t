@@ -55,7 +55,10 @@ is "$(as srun -p debug --isolation=none readlink /proc/self/ns/mnt)" "$hostns" \
 is "$(as srun -p gpu printenv ISOLATION_PROFILE)" shared-tmp "a partition's default profile applies"
 is "$(as srun -p debug printenv ISOLATION_PROFILE)" strict "the global default applies elsewhere"
 
-out=$(as sbatch --wait --isolation=strict -o /dev/stdout --wrap 'srun --isolation=shared-tmp true; echo step=$?')
+rm -f /home/isoA/mismatch.out
+as sbatch --wait --isolation=strict -o /home/isoA/mismatch.out \
+    --wrap 'srun --isolation=shared-tmp true; echo step=$?' >/dev/null
+out=$(cat /home/isoA/mismatch.out 2>&1)
 like "$out" 'profile belongs to the job' "a step asking for another profile is told the profile belongs to the job"
 like "$out" 'step=[1-9]' "...and fails"
 

@@ -46,7 +46,7 @@
 # SPANK_ISOLATION_NO_CLUSTER (set: cluster_can_run says no).
 #
 # cluster_start and cluster_add_user set traps on EXIT, HUP, INT and TERM that stop the cluster
-# and remove the users; a test that sets its own EXIT trap must call cluster_stop from it.
+# and remove the users; a test registers its own clean-up with cluster_on_stop.
 # Tests running at the same time (make -j check) share the users and their homes: name files
 # with $CLUSTER_ID.
 
@@ -601,11 +601,20 @@ _cluster_unmount_under() {
 
 # cluster_stop: stops the cluster and removes its directory; lets go of the test's users and
 # groups. Not in a pipeline: the other commands of the pipeline would count as leftovers.
+# cluster_on_stop CMD...: run CMD when the cluster stops, after its jobs are cancelled (a test's
+# own host-side clean-up: the EXIT trap belongs to cluster_stop).
+CLUSTER_ON_STOP=()
+cluster_on_stop() { CLUSTER_ON_STOP+=("$*"); }
+
 cluster_stop() {
-    local dir=$CLUSTER_DIR holder
+    local dir=$CLUSTER_DIR holder hook
     if [ -n "$dir" ]; then
         [ "${TAP_FAILED:-0}" -eq 0 ] || cluster_dump_logs
         _cluster_cancel_jobs
+        for hook in "${CLUSTER_ON_STOP[@]}"; do
+            eval "$hook"
+        done
+        CLUSTER_ON_STOP=()
         _cluster_stop_pids "$CLUSTER_SLURMD_PID" "$CLUSTER_SLURMCTLD_PID" "$CLUSTER_MUNGED_PID"
         _cluster_kill_strays
         _cluster_unmount_under "$dir"
