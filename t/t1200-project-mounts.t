@@ -35,10 +35,21 @@ profiles:
       - {type: bind, source: /home/%u, target: /home/%u}
       - {type: bind, source: /home/spack, target: /home/spack, options: ro}'
 
+# The host directories this test makes, removed (in reverse order) when the cluster stops.
+created=()
+make_host_dir() {
+    local d
+    for d in "$@"; do
+        [ -e "$d" ] && continue
+        mkdir "$d" || bail_out "cannot create $d"
+        created+=("$d")
+    done
+}
 cleanup_host() {
-    rmdir /ccc 2>/dev/null
-    rm -rf /run/mount/private /home/spack
-    rmdir /run/mount 2>/dev/null
+    local i
+    for ((i = ${#created[@]} - 1; i >= 0; i--)); do
+        rm -rf --one-file-system "${created[i]}"
+    done
 }
 iso_cluster_start "$policy" || bail_out "cannot start the test cluster"
 cluster_on_stop cleanup_host
@@ -46,12 +57,12 @@ cluster_add_user isoA isogrpA && cluster_add_user isoB isogrpB || bail_out "cann
 
 # The host side: the mount root, the private sources (world-writable, so that only the mounts
 # decide who writes), and a shared software tree.
-mkdir -p /ccc /run/mount/private/A /run/mount/private/B /home/spack
+make_host_dir /ccc /run/mount /run/mount/private /run/mount/private/A /run/mount/private/B /home/spack
 chmod 0777 /run/mount/private/A /run/mount/private/B
 echo a >/run/mount/private/A/file
 echo tool >/home/spack/tool
 
-as() { local u=$1; shift; run_as "$u" srun -n1 "$@" </dev/null 2>&1; }
+as() { local u=$1; shift; run_as "$u" srun -Q -n1 "$@" </dev/null 2>&1; }
 
 # --- the fstab_user example ---------------------------------------------------------------
 out=$(as isoA sh -c 'touch /ccc/A/by-A && echo A-writes; readlink /ccc/C; ls /ccc')
