@@ -33,27 +33,27 @@ hostns=$(iso_host_ns)
 as() { run_as isoA "$@" </dev/null 2>&1; }
 
 # --- profiles ---------------------------------------------------------------------------------
-out=$(as srun --isolation=list true)
+out=$(as srun -Q --isolation=list true)
 like "$out" 'partition debug: strict \(default\), shared-tmp, none' "--isolation=list shows each partition's profiles"
 like "$out" 'partition gpu: shared-tmp \(default\)' "...with its default"
 
 before=$(as sbatch --parsable --wrap true)
-out=$(as srun --isolation=bogus true)
+out=$(as srun -Q --isolation=bogus true)
 ok $([ $? -ne 0 ]; echo $?) "an unknown profile is refused"
 like "$out" 'unknown isolation profile "bogus"' "...with a message naming it"
 like "$out" 'strict' "...and the allowed profiles"
 after=$(as sbatch --parsable --wrap true)
 is "$after" "$((before + 1))" "...before the job is queued (no job id was used)"
 
-out=$(as srun -p gpu --isolation=none true)
+out=$(as srun -Q -p gpu --isolation=none true)
 ok $([ $? -ne 0 ]; echo $?) "--isolation=none is refused where the partition does not allow it"
 like "$out" 'profile "none" is not allowed in partition "gpu"; allowed: shared-tmp' \
     "...and the user is told what is allowed there"
 is "$(cluster_node_state)" idle "a refused profile does not drain the node"
-is "$(as srun -p debug --isolation=none readlink /proc/self/ns/mnt)" "$hostns" \
+is "$(as srun -Q -p debug --isolation=none readlink /proc/self/ns/mnt)" "$hostns" \
     "--isolation=none runs in the node's namespace where it is allowed"
-is "$(as srun -p gpu printenv ISOLATION_PROFILE)" shared-tmp "a partition's default profile applies"
-is "$(as srun -p debug printenv ISOLATION_PROFILE)" strict "the global default applies elsewhere"
+is "$(as srun -Q -p gpu printenv ISOLATION_PROFILE)" shared-tmp "a partition's default profile applies"
+is "$(as srun -Q -p debug printenv ISOLATION_PROFILE)" strict "the global default applies elsewhere"
 
 rm -f /home/isoA/mismatch.out
 as sbatch --wait --isolation=strict -o /home/isoA/mismatch.out \
@@ -65,7 +65,7 @@ like "$out" 'step=[1-9]' "...and fails"
 # --- a broken policy ---------------------------------------------------------------------------
 good=$(cat "$ISO_POLICY")
 iso_set_policy "$(printf '%s\n' "$good" | sed 's/^default_profile: strict/default_profile: [strict/')"
-out=$(as srun true)
+out=$(as srun -Q true)
 rc=$?
 ok $([ $rc -ne 0 ]; echo $?) "with a broken policy the job fails (exit $rc)"
 like "$out" 'isolation policy is invalid: .*isolation.yaml:[0-9]+:[0-9]+: ' \
@@ -74,7 +74,7 @@ like "$out" 'tasks were not started' "...and that the tasks did not start"
 is "$(cluster_node_state)" idle "the node is not drained"
 like "$(cat "$(cluster_log slurmd)")" 'isolation policy is invalid' "the admin sees it in slurmd's log"
 iso_set_policy "$good"
-is "$(as srun printenv ISOLATION_PROFILE)" strict "once fixed, the next job works without restarting a daemon"
+is "$(as srun -Q printenv ISOLATION_PROFILE)" strict "once fixed, the next job works without restarting a daemon"
 
 # --- a slurmd crash ----------------------------------------------------------------------------
 if declare -F cluster_restart_slurmd >/dev/null; then
