@@ -20,11 +20,21 @@ iso_set_policy() {
         chmod 0644 "$ISO_POLICY.new" && mv -f "$ISO_POLICY.new" "$ISO_POLICY"
 }
 
+# Jobs load the plugin too (an srun inside a batch script), and they see a private /tmp: run a
+# copy kept outside every polydir, wherever the build tree is.
+iso_plugin_copy() {
+    local base=${CLUSTER_BASE:-/var/lib/spank-isolation-tests} copy
+    mkdir -p -m 0755 "$base" && copy=$(mktemp --suffix=.so "$base/isolation.XXXXXX") &&
+        cp "$ISO_PLUGIN" "$copy" && chmod 0644 "$copy" && echo "$copy"
+}
+
 iso_cluster_start() {
-    local policy=$1
+    local policy=$1 plugin
     shift
+    plugin=$(iso_plugin_copy) || { diag "cannot copy the plugin"; return 1; }
+    cluster_on_stop rm -f "$plugin"
     cluster_start \
-        --file plugstack.conf "required $ISO_PLUGIN policy=@CLUSTER_DIR@/isolation.yaml" \
+        --file plugstack.conf "required $plugin policy=@CLUSTER_DIR@/isolation.yaml" \
         --plugstack @CLUSTER_DIR@/plugstack.conf \
         --file isolation.yaml "$policy" "$@" || return 1
     ISO_POLICY=$CLUSTER_DIR/isolation.yaml
