@@ -388,6 +388,8 @@ int instance_state_write(struct instance_job *job, const struct job_state *st, s
     put_escaped(f, "error", st->error);
     for (char **v = st->env; v && *v; v++)
         put_escaped(f, "env", *v);
+    for (char **v = st->resize; v && *v; v++)
+        put_escaped(f, "resize", *v);
     if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
         fclose(f);
         return errprintf_errno(e, errno, "job %" PRIu32 ": cannot write its state", job->job_id);
@@ -398,27 +400,34 @@ int instance_state_write(struct instance_job *job, const struct job_state *st, s
     return 0;
 }
 
+static void strv_free(char **v)
+{
+    for (char **p = v; p && *p; p++)
+        free(*p);
+    free(v);
+}
+
 void job_state_clear(struct job_state *st)
 {
-    for (char **v = st->env; v && *v; v++)
-        free(*v);
-    free(st->env);
+    strv_free(st->env);
+    strv_free(st->resize);
     memset(st, 0, sizeof(*st));
 }
 
-static int state_add_env(struct job_state *st, const char *v)
+/* Append a copy of S to the NULL-terminated vector *V. */
+static int strv_add(char ***v, const char *s)
 {
     size_t n = 0;
-    char **env;
+    char **nv;
 
-    while (st->env && st->env[n])
+    while (*v && (*v)[n])
         n++;
-    if (!(env = realloc(st->env, (n + 2) * sizeof(*env))))
+    if (!(nv = realloc(*v, (n + 2) * sizeof(*nv))))
         return -1;
-    st->env = env;
-    if (!(env[n] = strdup(v)))
+    *v = nv;
+    if (!(nv[n] = strdup(s)))
         return -1;
-    env[n + 1] = NULL;
+    nv[n + 1] = NULL;
     return 0;
 }
 
@@ -438,7 +447,9 @@ static int state_set(struct job_state *st, char *key, char *val)
     else if (strcmp(key, "error") == 0)
         snprintf(st->error, sizeof(st->error), "%s", val);
     else if (strcmp(key, "env") == 0)
-        return state_add_env(st, val);
+        return strv_add(&st->env, val);
+    else if (strcmp(key, "resize") == 0)
+        return strv_add(&st->resize, val);
     return 0;
 }
 

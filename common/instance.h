@@ -68,6 +68,7 @@ struct job_state {
     bool isolated;      /* false: profile none, or on_error: allow after a failure */
     char error[1024];   /* non-empty: the job must not run; this is why */
     char **env;         /* NAME=VALUE strings, NULL-terminated (may be NULL) */
+    char **resize;      /* "PERCENT PATH": job tmpfs sized from the job's memory by its steps */
     char boot_id[40];   /* filled by instance_state_write */
 };
 

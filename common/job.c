@@ -21,6 +21,21 @@ char **job_env_strings(const struct plan *plan)
     return v;
 }
 
+/* "PERCENT PATH" for each scope: job tmpfs sized from the job's memory, which the prolog does not
+ * know: the job's steps resize them (nsjob_resize_tmpfs). */
+static char **resize_strings(const struct plan *plan)
+{
+    char **v = calloc(plan->npolydirs + 1, sizeof(*v));
+    size_t n = 0;
+
+    for (size_t i = 0; v && i < plan->npolydirs; i++) {
+        const struct plan_polydir *d = &plan->polydirs[i];
+        if (d->percent && d->scope == SCOPE_JOB && asprintf(&v[n], "%u %s", d->percent, d->path) >= 0)
+            n++;
+    }
+    return v;
+}
+
 bool job_is_node_fault(int errnum)
 {
     return errnum == ENOSPC || errnum == EIO || errnum == EROFS || errnum == EDQUOT ||
@@ -73,6 +88,7 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
         goto unlock;
     snprintf(st.profile, sizeof(st.profile), "%s", plan->profile);
     st.env = job_env_strings(plan);
+    st.resize = resize_strings(plan);
     rc = instance_state_write(&job, &st, e);
     job_state_clear(&st);
 unlock:

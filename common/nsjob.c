@@ -413,6 +413,9 @@ static int build(struct builder *b, struct err *e)
     return hide_base(b, e);
 }
 
+/* Exit status of a builder whose pin was refused as a namespace loop (see nsjob_build). */
+#define PIN_LOOP 3
+
 /* Back in the host namespace, bind this namespace's file onto the pin. */
 static int pin(int hostns, int pinfd, struct err *e)
 {
@@ -429,6 +432,10 @@ static int pin(int hostns, int pinfd, struct err *e)
     snprintf(dst, sizeof(dst), "/proc/self/fd/%d", pinfd);
     int rc = mount(src, dst, NULL, MS_BIND, NULL);
     close(self);
+    if (rc < 0 && errno == EINVAL) {
+        errprintf_errno(e, errno, "cannot pin the namespace (the kernel sees a loop)");
+        return -PIN_LOOP;
+    }
     if (rc < 0)
         return errprintf_errno(e, errno, "cannot pin the namespace");
     return 0;
@@ -450,7 +457,8 @@ static int child_main(const struct ns_request *r, struct err *e)
     return pin(hostns, pinfd, e);
 }
 
-int nsjob_build(const struct ns_request *r, struct err *e)
+/* Run FN in a forked child (single-threaded, so setns is allowed) and carry its message back. */
+static int run_in_child(int (*fn)(const void *, struct err *), const void *arg, struct err *e)
 {
     int fds[2], status;
     ssize_t n;
@@ -466,10 +474,10 @@ int nsjob_build(const struct ns_request *r, struct err *e)
     if (pid == 0) {
         struct err ce = {""};
         close(fds[0]);
-        int rc = child_main(r, &ce);
+        int rc = fn(arg, &ce);
         if (rc < 0 && write(fds[1], ce.text, strlen(ce.text)) < 0)
             _exit(2);
-        _exit(rc < 0 ? 1 : 0);
+        _exit(rc == -PIN_LOOP ? PIN_LOOP : rc < 0 ? 1 : 0);
     }
     close(fds[1]);
     e->text[0] = '\0';
@@ -482,8 +490,90 @@ int nsjob_build(const struct ns_request *r, struct err *e)
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if (!e->text[0])
-        errprintf(e, "the namespace builder died (status 0x%x)", status);
-    return -1;
+        errprintf(e, "the child died (status 0x%x)", status);
+    return WIFEXITED(status) && WEXITSTATUS(status) == PIN_LOOP ? -PIN_LOOP : -1;
+}
+
+struct build_args {
+    const struct ns_request *r;
+    int cpu; /* -1: wherever the scheduler puts the builder */
+};
+
+static int build_fn(const void *arg, struct err *e)
+{
+    const struct build_args *a = arg;
+
+    if (a->cpu >= 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(a->cpu, &one);
+        sched_setaffinity(0, sizeof(one), &one);
+    }
+    return child_main(a->r, e);
+}
+
+/* The kernel refuses to pin a namespace it takes for older than the pinning one (a loop). Newer
+ * kernels number namespaces from per-CPU batches, so one made later on another CPU can look
+ * older: then build again on each CPU in turn, one of which numbers higher. (A CPU the builder
+ * may not use just leaves it where it is.) */
+int nsjob_build(const struct ns_request *r, struct err *e)
+{
+    struct build_args a = {r, -1};
+    long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc = run_in_child(build_fn, &a, e);
+
+    for (a.cpu = 0; rc == -PIN_LOOP && a.cpu < ncpus && a.cpu < CPU_SETSIZE; a.cpu++)
+        rc = run_in_child(build_fn, &a, e);
+    return rc < 0 ? -1 : 0;
+}
+
+static int resize_in_child(int nsfd, const char *path, uint64_t bytes, struct err *e)
+{
+    char num[32];
+    struct statfs sf;
+    int fd, fs = -1, rc = -1;
+
+    if (setns(nsfd, CLONE_NEWNS) < 0)
+        return errprintf_errno(e, errno, "cannot enter the job's namespace");
+    if ((fd = open_path(NULL, path, e)) < 0)
+        return -1;
+    if (fstatfs(fd, &sf) < 0 || sf.f_type != 0x01021994) {
+        errprintf(e, "%s is not a tmpfs in the job's namespace", path);
+        goto out;
+    }
+    snprintf(num, sizeof(num), "%" PRIu64, bytes);
+    if ((fs = fspick(fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC)) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "size", num, 0) < 0 ||
+        fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0) {
+        errprintf_errno(e, errno, "%s: cannot set its size to %s bytes", path, num);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fs >= 0)
+        close(fs);
+    close(fd);
+    return rc;
+}
+
+struct resize_args {
+    int nsfd;
+    const char *path;
+    uint64_t bytes;
+};
+
+static int resize_fn(const void *arg, struct err *e)
+{
+    const struct resize_args *a = arg;
+
+    return resize_in_child(a->nsfd, a->path, a->bytes, e);
+}
+
+int nsjob_resize_tmpfs(int nsfd, const char *path, uint64_t bytes, struct err *e)
+{
+    struct resize_args a = {nsfd, path, bytes};
+
+    return run_in_child(resize_fn, &a, e);
 }
 
 int nsjob_enter(int nsfd, struct err *e)

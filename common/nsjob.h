@@ -2,6 +2,7 @@
 #ifndef ISO_NSJOB_H
 #define ISO_NSJOB_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -32,6 +33,10 @@ int nsjob_build(const struct ns_request *r, struct err *e);
  * slurmstepd changes to the job's working directory after task_init_privileged, as the user,
  * so that directory is resolved inside the namespace. */
 int nsjob_enter(int nsfd, struct err *e);
+
+/* Set the size of the tmpfs at PATH inside the namespace open on NSFD, in a child process; only
+ * the file system's size changes, not the mount's flags. */
+int nsjob_resize_tmpfs(int nsfd, const char *path, uint64_t bytes, struct err *e);
 
 /* The mode of the polydir PATH on the node; -1 if it is missing, not a directory or a symlink. */
 int nsjob_host_mode(const char *path, mode_t *mode, struct err *e);

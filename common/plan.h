@@ -30,6 +30,7 @@ struct plan_polydir {
     enum backing backing;
     enum scope scope;
     uint64_t size_bytes; /* tmpfs; 0 = the kernel's default */
+    unsigned percent;    /* tmpfs sized as a share of the job's memory: 1..100, else 0 */
     int line;
 };
 

@@ -385,6 +385,16 @@ static void step_fail(uint32_t job_id, const char *why)
              "job %" PRIu32 ": %s; the job's tasks were not started", job_id, why);
 }
 
+/* The job's memory on this node, in bytes; 0 when Slurm does not track memory. */
+static uint64_t job_mem_bytes(spank_t sp)
+{
+    uint64_t mb = 0;
+
+    if (spank_get_item(sp, S_JOB_ALLOC_MEM, &mb) != ESPANK_SUCCESS)
+        return 0;
+    return mb * 1024 * 1024;
+}
+
 /* No prolog ran for this job (the plugin was added while it ran): plan from what the step
  * knows. The partition is not trusted here, so only profiles allowed everywhere are accepted. */
 static void step_prepare_fallback(spank_t sp, uint32_t job_id, uid_t uid, gid_t gid)
@@ -392,8 +402,10 @@ static void step_prepare_fallback(spank_t sp, uint32_t job_id, uid_t uid, gid_t 
     struct identity_buf ib;
     const char *profile;
     struct err e;
+    int rc = identity_fill(&ib, uid, gid, job_id, &e);
 
-    if (identity_fill(&ib, uid, gid, job_id, &e) < 0 ||
+    ib.id.mem_bytes = job_mem_bytes(sp);
+    if (rc < 0 ||
         profile_resolve(g.policy, NULL, g.requested[0] ? g.requested : NULL, &profile, &e) < 0 ||
         plan_build(g.policy, profile, &ib.id, &g.plan, &e) < 0) {
         step_fail(job_id, e.text);
@@ -402,6 +414,24 @@ static void step_prepare_fallback(spank_t sp, uint32_t job_id, uid_t uid, gid_t 
         g.state.env = job_env_strings(g.plan);
     }
     identity_free(&ib);
+}
+
+/* The prolog does not know the job's memory, so it sized "N%" tmpfs instances from the node's;
+ * every step sets them from the job's (the same size again is a cheap no-op). */
+static void step_resize_tmpfs(spank_t sp)
+{
+    uint64_t mem = job_mem_bytes(sp);
+    struct err e;
+
+    for (char **v = g.state.resize; mem && v && *v; v++) {
+        char *path = NULL;
+        unsigned long pct = strtoul(*v, &path, 10);
+        if (!path || *path != ' ' || pct == 0 || pct > 100)
+            continue;
+        uint64_t bytes = (mem / 100 * pct) & ~(uint64_t)4095;
+        if (nsjob_resize_tmpfs(g.nsfd, path + 1, bytes ? bytes : 4096, &e) < 0)
+            log_warn("%s keeps the size it got from the node's memory: %s", path + 1, e.text);
+    }
 }
 
 static void step_fail_profile(uint32_t job_id)
@@ -439,6 +469,8 @@ static void step_prepare(spank_t sp)
         step_fail_profile(job_id);
     else if ((g.isolate = g.state.isolated))
         g.nsfd = instance_pin_open(s, job_id, &e);
+    if (g.nsfd >= 0)
+        step_resize_tmpfs(sp);
     if (g.isolate && g.nsfd < 0)
         step_prepare_fallback(sp, job_id, uid, gid);
     instance_store_close(s);

@@ -104,6 +104,10 @@ else
     skip "MPI: $reason"
 fi
 
+# --- sizes --------------------------------------------------------------------------------------
+is "$(run_as isoA srun -Q --mem=200M df -k --output=size /dev/shm </dev/null | tail -n1 | tr -d ' ')" \
+    102400 "/dev/shm of size 50% is half the job's memory (200M), not the node's"
+
 # --- many tasks -------------------------------------------------------------------------------
 many=$(run_as isoA srun -n32 --overcommit readlink /proc/self/ns/mnt </dev/null | sort | uniq -c)
 like "$many" '^ *32 mnt:' "32 tasks of one step all enter the same namespace"
