@@ -548,6 +548,21 @@ static int unmount_at(int dirfd, const char *name, struct err *e)
 
 /* --- removal ------------------------------------------------------------------------------ */
 
+/* BASE/NAME opened for listing; NULL with errno ENOENT when it does not exist. */
+static DIR *list_sub(struct instance_store *s, const char *name, struct err *e)
+{
+    int fd = open_sub(s, name, e);
+    DIR *d;
+
+    if (fd < 0)
+        return NULL;
+    if (!(d = fdopendir(fd))) {
+        errprintf_errno(e, errno, "%s/%s: cannot list it", s->path, name);
+        close(fd);
+    }
+    return d;
+}
+
 /* Detach the tmpfs instances of a user and remove the directory. */
 static int remove_user_dir(int users, const char *uidname, struct err *e)
 {
@@ -595,17 +610,12 @@ static bool dir_is_empty(int dirfd, const char *name)
 static int release_users(struct instance_store *s, uint32_t job_id, struct err *e)
 {
     char jname[16];
-    int users = open_sub(s, "user", e);
+    DIR *d = list_sub(s, "user", e);
     int rc = 0;
-    DIR *d;
     struct dirent *de;
 
-    if (users < 0)
+    if (!d)
         return errno == ENOENT ? 0 : -1;
-    if (!(d = fdopendir(users))) {
-        close(users);
-        return errprintf_errno(e, errno, "cannot list user instances");
-    }
     job_name(job_id, jname, sizeof(jname));
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
@@ -687,17 +697,12 @@ static bool job_is_stale(int jobs, const char *name, const char *boot)
 static int sweep_jobs(struct instance_store *s, struct err *e, int *removed)
 {
     char boot[40];
-    int jobs = open_sub(s, "job", e);
+    DIR *d = list_sub(s, "job", e);
     int rc = 0;
-    DIR *d;
     struct dirent *de;
 
-    if (jobs < 0)
+    if (!d)
         return errno == ENOENT ? 0 : -1;
-    if (!(d = fdopendir(jobs))) {
-        close(jobs);
-        return errprintf_errno(e, errno, "cannot list jobs");
-    }
     read_boot_id(boot, sizeof(boot));
     while ((de = readdir(d))) {
         char *end;
