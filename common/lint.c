@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "policy.h"
+#include "policy_int.h"
 
 /* One use of a group or user name in a filter. */
 struct use {
@@ -74,21 +74,14 @@ static void lint_names(const struct policy *p, struct diag_list *d, bool group)
     free(v);
 }
 
-static bool listed(const struct name_list *l, const char *name)
-{
-    for (size_t i = 0; i < l->count; i++)
-        if (strcmp(l->names[i], name) == 0)
-            return true;
-    return false;
-}
-
 /* Allowed by the global list (the default alone when absent) or by a partition. */
 static bool allowed_somewhere(const struct policy *p, const char *name)
 {
-    if (listed(&p->allowed, name) || (p->default_profile && !strcmp(p->default_profile, name)))
+    if (name_list_has(&p->allowed, name) ||
+        (p->default_profile && !strcmp(p->default_profile, name)))
         return true;
     for (size_t i = 0; i < p->npartitions; i++)
-        if (listed(&p->partitions[i].allowed, name) ||
+        if (name_list_has(&p->partitions[i].allowed, name) ||
             (p->partitions[i].default_profile && !strcmp(p->partitions[i].default_profile, name)))
             return true;
     return false;
