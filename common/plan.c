@@ -11,19 +11,11 @@
 
 /* --- profile resolution ------------------------------------------------------------------- */
 
-static bool list_has(const struct name_list *l, const char *name)
-{
-    for (size_t i = 0; i < l->count; i++)
-        if (strcmp(l->names[i], name) == 0)
-            return true;
-    return false;
-}
-
 /* The global list; when the key is absent it is just the default profile. */
 static bool global_allows(const struct policy *p, const char *name)
 {
     if (p->allowed.present)
-        return list_has(&p->allowed, name);
+        return name_list_has(&p->allowed, name);
     return p->default_profile && strcmp(p->default_profile, name) == 0;
 }
 
@@ -31,7 +23,7 @@ static bool partition_allows(const struct policy *p, const struct partition *par
                              const char *name)
 {
     if (part && part->allowed.present)
-        return list_has(&part->allowed, name);
+        return name_list_has(&part->allowed, name);
     return global_allows(p, name);
 }
 

@@ -135,6 +135,8 @@ struct policy *policy_parse(const char *buf, size_t len, const char *name, struc
 void policy_free(struct policy *p);
 
 const struct profile *policy_profile(const struct policy *p, const char *name);
+/* Whether NAME is in the list L. */
+bool name_list_has(const struct name_list *l, const char *name);
 const struct partition *policy_partition(const struct policy *p, const char *name);
 
 /* The effective content of a profile after inheritance (isolation.yaml(5), "Inheritance"):

@@ -161,7 +161,6 @@ void check_profiles(struct ctx *c);
 
 extern const char *const mount_type_names[];
 
-bool name_list_has(const struct name_list *l, const char *name);
 /* Orders pointers to profiles by name (qsort, bsearch). */
 int profile_cmp_name(const void *a, const void *b);
 /* The profile called NAME in SORTED (N pointers ordered by profile_cmp_name), or NULL. */
