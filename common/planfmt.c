@@ -52,7 +52,11 @@ static void print_polydir(const struct plan_polydir *d, FILE *out, int n, const 
     char sz[32], what[160];
     const char *per = d->scope == SCOPE_JOB ? "per job" : "per user, shared by their jobs";
 
-    if (d->backing == BACKING_TMPFS) {
+    if (d->backing == BACKING_TMPFS && d->percent) {
+        human_size(d->size_bytes, sz, sizeof(sz));
+        snprintf(what, sizeof(what), "private tmpfs (size %u%% of the job's memory: %s), one %s",
+                 d->percent, sz, per);
+    } else if (d->backing == BACKING_TMPFS) {
         human_size(d->size_bytes, sz, sizeof(sz));
         snprintf(what, sizeof(what), "private tmpfs (%s%s), one %s",
                  d->size_bytes ? "size " : "kernel default size", d->size_bytes ? sz : "", per);
