@@ -110,7 +110,7 @@ static int open_path(const struct builder *b, const char *path, struct err *e)
     while (next_component(&rest, comp, sizeof(comp))) {
         if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             if (errno != ENOENT || !b || !is_own_mount(b, fd)) {
-                errprintf_errno(e, errno, "%s: \"%s\"", path, comp);
+                errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
                 goto fail;
             }
             if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
@@ -131,7 +131,7 @@ static int open_path(const struct builder *b, const char *path, struct err *e)
         }
         int next = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (next < 0) {
-            errprintf_errno(e, errno, "%s: \"%s\"", path, comp);
+            errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
             goto fail;
         }
         close(fd);
@@ -379,11 +379,14 @@ static int open_sources(struct builder *b, struct err *e)
 {
     const struct plan *plan = b->r->plan;
 
+    struct err why;
+
     for (size_t i = 0; i < plan->nmounts; i++) {
         b->sources[i] = -1;
         if (plan->mounts[i].type == MOUNT_BIND &&
-            (b->sources[i] = open_path(NULL, plan->mounts[i].source, e)) < 0)
-            return -1;
+            (b->sources[i] = open_path(NULL, plan->mounts[i].source, &why)) < 0)
+            return errprintf(e, "bind source (policy line %d): %s", plan->mounts[i].line,
+                             why.text);
     }
     return 0;
 }

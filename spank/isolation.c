@@ -337,8 +337,10 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
         if (p->on_error == ON_ERROR_ALLOW) {
             job_record(s, job_id, uid, gid, plan->profile, NULL, plan);
         } else {
+            char why[sizeof(e.text)];
+            snprintf(why, sizeof(why), "cannot isolate the job: %.990s", e.text);
             instance_job_remove(s, job_id, NULL);
-            job_record(s, job_id, uid, gid, plan->profile, e.text, NULL);
+            job_record(s, job_id, uid, gid, plan->profile, why, NULL);
             rc = job_is_node_fault(errnum) ? -1 : 0;
         }
     }

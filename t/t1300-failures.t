@@ -12,7 +12,7 @@ reason=$(iso_can_run) || skip_all "$reason"
 policy='version: 1
 instance_base: @CLUSTER_DIR@/isolation
 default_profile: strict
-allowed_profiles: [strict, shared-tmp]
+allowed_profiles: [strict, shared-tmp, missing-source]
 profiles:
   strict:
     polydirs:
@@ -23,8 +23,12 @@ profiles:
     polydirs:
       - {path: /tmp, backing: disk, scope: user}
     env: {ISOLATION_PROFILE: shared-tmp}
+  missing-source:
+    inherits: strict
+    mounts:
+      - {type: bind, source: /nonexistent-isolation-source, target: /mnt}
 partitions:
-  debug: {allowed_profiles: [strict, shared-tmp, none]}
+  debug: {allowed_profiles: [strict, shared-tmp, none, missing-source]}
   gpu: {default_profile: shared-tmp, allowed_profiles: [shared-tmp]}'
 
 iso_cluster_start "$policy" || bail_out "cannot start the test cluster"
@@ -34,7 +38,7 @@ as() { run_as isoA "$@" </dev/null 2>&1; }
 
 # --- profiles ---------------------------------------------------------------------------------
 out=$(as srun -Q --isolation=list true)
-like "$out" 'partition debug: strict \(default\), shared-tmp, none' "--isolation=list shows each partition's profiles"
+like "$out" 'partition debug: strict \(default\), shared-tmp, missing-source, none' "--isolation=list shows each partition's profiles"
 like "$out" 'partition gpu: shared-tmp \(default\)' "...with its default"
 
 before=$(as sbatch --parsable --wrap true)
@@ -75,6 +79,29 @@ is "$(cluster_node_state)" idle "the node is not drained"
 like "$(cat "$(cluster_log slurmd)")" 'isolation policy is invalid' "the admin sees it in slurmd's log"
 iso_set_policy "$good"
 is "$(as srun -Q printenv ISOLATION_PROFILE)" strict "once fixed, the next job works without restarting a daemon"
+
+# --- a job that cannot be isolated: deny, then allow ------------------------------------------
+out=$(as srun -Q --isolation=missing-source true)
+ok $([ $? -ne 0 ]; echo $?) "on_error: deny: a job whose bind source is missing fails"
+like "$out" 'cannot isolate the job.*nonexistent-isolation-source' "...and the user is told why"
+is "$(cluster_node_state)" idle "...and the node stays up"
+iso_set_policy "$(printf '%s\n' "$good" | sed 's/^default_profile: strict/on_error: allow\ndefault_profile: strict/')"
+is "$(as srun -Q --isolation=missing-source readlink /proc/self/ns/mnt)" "$hostns" \
+    "on_error: allow: the same job runs, unisolated"
+like "$(cat "$(cluster_log slurmd)")" 'cannot isolate the job' "...and slurmd's log says why"
+iso_set_policy "$good"
+
+# --- a node fault: an unusable instance base drains the node -----------------------------------
+chmod 0755 "$ISO_BASE"
+out=$(as srun -Q true)
+ok $([ $? -ne 0 ]; echo $?) "with an instance base open to others, no job runs on the node"
+wait_for 30 eval '[ "$(cluster_node_state)" != idle ]'
+like "$(cluster_node_state)" 'drain' "the node is drained: every job would fail there"
+like "$(cat "$(cluster_log slurmd)")" 'must give no access to group and others' \
+    "slurmd's log names the fault and the fix"
+chmod 0700 "$ISO_BASE"
+test_ok "once fixed, the admin resumes the node" cluster_resume_node
+is "$(as srun -Q printenv ISOLATION_PROFILE)" strict "and jobs run isolated again"
 
 # --- a slurmd crash ----------------------------------------------------------------------------
 if declare -F cluster_restart_slurmd >/dev/null; then
