@@ -21,12 +21,11 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: isolationctl check [FILE]\n"
-            "       isolationctl explain [--policy FILE] --user NAME [--groups G1,G2]\n"
-            "                            [--partition P] [--profile X] [--job-id N]\n"
-            "                            [--uid N] [--mem SIZE] [--json]\n"
-            "FILE defaults to " POLICY_DEFAULT_PATH ". See isolationctl(1).\n");
+    fprintf(out, "Usage: isolationctl check [FILE]\n"
+                 "       isolationctl explain [--policy FILE] --user NAME [--groups G1,G2]\n"
+                 "                            [--partition P] [--profile X] [--job-id N]\n"
+                 "                            [--uid N] [--mem SIZE] [--json]\n"
+                 "FILE defaults to " POLICY_DEFAULT_PATH ". See isolationctl(1).\n");
 }
 
 /* Load PATH; on failure print every diagnostic and return NULL. */
@@ -81,10 +80,20 @@ static int parse_u64(const char *s, uint64_t *v)
     if (errno || end == s || *s == '-')
         return -1;
     switch (*end) {
-    case 'T': case 't': n *= 1024; /* fall through */
-    case 'G': case 'g': n *= 1024; /* fall through */
-    case 'M': case 'm': n *= 1024; /* fall through */
-    case 'K': case 'k': n *= 1024; end++; break;
+    case 'T':
+    case 't':
+        n *= 1024; /* fall through */
+    case 'G':
+    case 'g':
+        n *= 1024; /* fall through */
+    case 'M':
+    case 'm':
+        n *= 1024; /* fall through */
+    case 'K':
+    case 'k':
+        n *= 1024;
+        end++;
+        break;
     }
     if (*end)
         return -1;
@@ -180,8 +189,8 @@ static void print_header(const struct explain_args *a, const struct job_identity
     printf("user %s (uid %lu), groups ", id->user, (unsigned long)id->uid);
     for (size_t i = 0; i < id->ngroups; i++)
         printf("%s%s", i ? "," : "", id->groups[i]);
-    printf("; partition %s; job %" PRIu32 "\n", a->partition ? a->partition : "(none given: the global lists apply)",
-           id->job_id);
+    printf("; partition %s; job %" PRIu32 "\n",
+           a->partition ? a->partition : "(none given: the global lists apply)", id->job_id);
 }
 
 static int run_explain(struct explain_args *a)
@@ -223,29 +232,56 @@ out:
 
 static int cmd_explain(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"policy", required_argument, NULL, 'f'}, {"user", required_argument, NULL, 'u'},
-        {"groups", required_argument, NULL, 'g'}, {"partition", required_argument, NULL, 'p'},
-        {"profile", required_argument, NULL, 'P'}, {"job-id", required_argument, NULL, 'j'},
-        {"uid", required_argument, NULL, 'U'},     {"mem", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'J'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"policy", required_argument, NULL, 'f'},
+                                         {"user", required_argument, NULL, 'u'},
+                                         {"groups", required_argument, NULL, 'g'},
+                                         {"partition", required_argument, NULL, 'p'},
+                                         {"profile", required_argument, NULL, 'P'},
+                                         {"job-id", required_argument, NULL, 'j'},
+                                         {"uid", required_argument, NULL, 'U'},
+                                         {"mem", required_argument, NULL, 'm'},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct explain_args a = {.policy = POLICY_DEFAULT_PATH};
     int c, rc;
 
     while ((c = getopt_long(argc, argv, "f:u:g:p:P:j:U:m:Jh", opts, NULL)) != -1) {
         switch (c) {
-        case 'f': a.policy = optarg; break;
-        case 'u': a.user = optarg; break;
-        case 'g': free(a.groups); a.groups = strdup(optarg); break;
-        case 'p': a.partition = optarg; break;
-        case 'P': a.profile = optarg; break;
-        case 'j': a.job_id = optarg; break;
-        case 'U': a.uid = optarg; break;
-        case 'm': a.mem = optarg; break;
-        case 'J': a.json = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'f':
+            a.policy = optarg;
+            break;
+        case 'u':
+            a.user = optarg;
+            break;
+        case 'g':
+            free(a.groups);
+            a.groups = strdup(optarg);
+            break;
+        case 'p':
+            a.partition = optarg;
+            break;
+        case 'P':
+            a.profile = optarg;
+            break;
+        case 'j':
+            a.job_id = optarg;
+            break;
+        case 'U':
+            a.uid = optarg;
+            break;
+        case 'm':
+            a.mem = optarg;
+            break;
+        case 'J':
+            a.json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (!a.user || optind != argc) {

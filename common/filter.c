@@ -67,7 +67,8 @@ int filter_parse(struct filter *f, const char *text, struct err *e)
         }
         if (!name_ok(p, n)) {
             filter_clear(f);
-            return errprintf(e, "bad name \"%.*s\" in filter \"%s\": names are separated by "
+            return errprintf(e,
+                             "bad name \"%.*s\" in filter \"%s\": names are separated by "
                              "commas, without spaces, and only the first may carry \"~\"",
                              (int)n, p, text);
         }
@@ -85,8 +86,10 @@ int filter_parse(struct filter *f, const char *text, struct err *e)
 int filter_add_name(struct filter *f, const char *name, struct err *e)
 {
     if (!name_ok(name, strlen(name)))
-        return errprintf(e, "bad name \"%s\" in a filter list: a list holds plain names; "
-                         "write the string form \"~A,B\" to negate", name);
+        return errprintf(e,
+                         "bad name \"%s\" in a filter list: a list holds plain names; "
+                         "write the string form \"~A,B\" to negate",
+                         name);
     f->present = true;
     if (push(f, name, strlen(name)) < 0)
         return errprintf(e, "out of memory");

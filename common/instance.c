@@ -254,8 +254,8 @@ static int mount_tmpfs_at(int dirfd, const char *name, uint64_t size, mode_t mod
         snprintf(opts, sizeof(opts), "size=%" PRIu64 ",mode=%o,uid=%lu,gid=%lu", size,
                  (unsigned)mode, (unsigned long)uid, (unsigned long)gid);
     else
-        snprintf(opts, sizeof(opts), "mode=%o,uid=%lu,gid=%lu", (unsigned)mode,
-                 (unsigned long)uid, (unsigned long)gid);
+        snprintf(opts, sizeof(opts), "mode=%o,uid=%lu,gid=%lu", (unsigned)mode, (unsigned long)uid,
+                 (unsigned long)gid);
     rc = mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, opts);
     close(fd);
     if (rc < 0)
@@ -265,8 +265,8 @@ static int mount_tmpfs_at(int dirfd, const char *name, uint64_t size, mode_t mod
 
 /* A scope: user instance, shared by the user's jobs on this node; made by the first of them. */
 static int make_user_instance(struct instance_store *s, struct instance_job *job,
-                              const struct plan_polydir *d, const char *name, uid_t uid,
-                              gid_t gid, mode_t mode, struct err *e)
+                              const struct plan_polydir *d, const char *name, uid_t uid, gid_t gid,
+                              mode_t mode, struct err *e)
 {
     int ufd = open_user_dir(s, uid, true, e);
     int fd = -1;
@@ -375,8 +375,8 @@ int instance_state_write(struct instance_job *job, const struct job_state *st, s
 
     read_boot_id(boot, sizeof(boot));
     unlinkat(job->dirfd, "state.new", 0);
-    fd = openat(job->dirfd, "state.new", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                0600);
+    fd =
+        openat(job->dirfd, "state.new", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 || !(f = fdopen(fd, "w"))) {
         if (fd >= 0)
             close(fd);
@@ -711,8 +711,7 @@ static int sweep_jobs(struct instance_store *s, struct err *e, int *removed)
             continue;
         if (!job_is_stale(dirfd(d), de->d_name, boot))
             continue;
-        log_info("removing instances of job %lu, left by an earlier boot or a failed prolog",
-                 id);
+        log_info("removing instances of job %lu, left by an earlier boot or a failed prolog", id);
         if (remove_job_locked(s, (uint32_t)id, rc ? NULL : e) < 0)
             rc = -1;
         else

@@ -65,11 +65,11 @@ struct job_state {
     char profile[128];
     uid_t uid;
     gid_t gid;
-    bool isolated;      /* false: profile none, or on_error: allow after a failure */
-    char error[1024];   /* non-empty: the job must not run; this is why */
-    char **env;         /* NAME=VALUE strings, NULL-terminated (may be NULL) */
-    char **resize;      /* "PERCENT PATH": job tmpfs sized from the job's memory by its steps */
-    char boot_id[40];   /* filled by instance_state_write */
+    bool isolated;    /* false: profile none, or on_error: allow after a failure */
+    char error[1024]; /* non-empty: the job must not run; this is why */
+    char **env;       /* NAME=VALUE strings, NULL-terminated (may be NULL) */
+    char **resize;    /* "PERCENT PATH": job tmpfs sized from the job's memory by its steps */
+    char boot_id[40]; /* filled by instance_state_write */
 };
 
 int instance_state_write(struct instance_job *job, const struct job_state *st, struct err *e);

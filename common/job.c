@@ -30,7 +30,8 @@ static char **resize_strings(const struct plan *plan)
 
     for (size_t i = 0; v && i < plan->npolydirs; i++) {
         const struct plan_polydir *d = &plan->polydirs[i];
-        if (d->percent && d->scope == SCOPE_JOB && asprintf(&v[n], "%u %s", d->percent, d->path) >= 0)
+        if (d->percent && d->scope == SCOPE_JOB &&
+            asprintf(&v[n], "%u %s", d->percent, d->path) >= 0)
             n++;
     }
     return v;
@@ -54,8 +55,8 @@ static int make_instances(struct instance_store *s, struct instance_job *job,
     return 0;
 }
 
-int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan,
-                     uid_t uid, gid_t gid, struct err *e)
+int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan, uid_t uid,
+              gid_t gid, struct err *e)
 {
     struct instance_job job = {.dirfd = -1};
     struct job_state st = {.uid = uid, .gid = gid, .isolated = true};
@@ -81,9 +82,14 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
         goto unlock;
     for (size_t i = 0; i < plan->npolydirs; i++)
         ptrs[i] = paths[i];
-    struct ns_request r = {.plan = plan, .instance_paths = ptrs, .host_modes = modes,
-                           .uid = uid, .gid = gid, .instance_base = instance_store_path(s),
-                           .pin_dirfd = job.dirfd, .pin_name = "ns"};
+    struct ns_request r = {.plan = plan,
+                           .instance_paths = ptrs,
+                           .host_modes = modes,
+                           .uid = uid,
+                           .gid = gid,
+                           .instance_base = instance_store_path(s),
+                           .pin_dirfd = job.dirfd,
+                           .pin_name = "ns"};
     if (nsjob_build(&r, e) < 0)
         goto unlock;
     snprintf(st.profile, sizeof(st.profile), "%s", plan->profile);
@@ -102,7 +108,7 @@ out:
 }
 
 void job_record(struct instance_store *s, uint32_t job_id, uid_t uid, gid_t gid,
-                         const char *profile, const char *error, const struct plan *plan)
+                const char *profile, const char *error, const struct plan *plan)
 {
     struct instance_job job;
     struct job_state st = {.uid = uid, .gid = gid};
@@ -121,4 +127,3 @@ void job_record(struct instance_store *s, uint32_t job_id, uid_t uid, gid_t gid,
     }
     job_state_clear(&st);
 }
-

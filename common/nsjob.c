@@ -76,8 +76,10 @@ static int follow_link(int *dirfd, const char *comp, const struct stat *st, char
     ssize_t n;
 
     if (st->st_uid != 0)
-        return errprintf(e, "%s: \"%s\" is a symlink owned by uid %lu; only root's symlinks are "
-                         "followed", path, comp, (unsigned long)st->st_uid);
+        return errprintf(e,
+                         "%s: \"%s\" is a symlink owned by uid %lu; only root's symlinks are "
+                         "followed",
+                         path, comp, (unsigned long)st->st_uid);
     if ((n = readlinkat(*dirfd, comp, target, sizeof(target) - 1)) < 0)
         return errprintf_errno(e, errno, "%s: cannot read symlink \"%s\"", path, comp);
     target[n] = '\0';
@@ -161,8 +163,10 @@ static int open_parent(const struct builder *b, const char *path, char *name, si
         return -1;
     if (!is_own_mount(b, fd)) {
         close(fd);
-        return errprintf(e, "%s: not inside a tmpfs made earlier by the policy; nothing is "
-                         "created on the node's own file systems", path);
+        return errprintf(e,
+                         "%s: not inside a tmpfs made earlier by the policy; nothing is "
+                         "created on the node's own file systems",
+                         path);
     }
     return fd;
 }
@@ -194,8 +198,8 @@ static int bind_fd(int source, int target, bool readonly, bool noexec, const cha
                    struct err *e)
 {
     struct mount_attr attr = {.attr_set = mount_attrs(readonly, noexec)};
-    int mfd = open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-                                        AT_RECURSIVE);
+    int mfd =
+        open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 
     if (mfd < 0)
         return errprintf_errno(e, errno, "cannot clone %s", what);
@@ -335,8 +339,8 @@ static int apply_mount(struct builder *b, size_t i, struct err *e)
     if ((target = open_path(NULL, m->target, e)) < 0)
         return -1;
     if (m->type == MOUNT_TMPFS && b->nown == MAX_OWN_MOUNTS)
-        rc = errprintf(e, "%s: more than %d tmpfs mounts in one profile", m->target,
-                       MAX_OWN_MOUNTS);
+        rc =
+            errprintf(e, "%s: more than %d tmpfs mounts in one profile", m->target, MAX_OWN_MOUNTS);
     else if (m->type == MOUNT_TMPFS)
         rc = tmpfs_fd(target, m->size_bytes, m->mode, 0, 0, m->readonly, m->noexec,
                       &b->own[b->nown++], m->target, e);
@@ -385,8 +389,7 @@ static int open_sources(struct builder *b, struct err *e)
         b->sources[i] = -1;
         if (plan->mounts[i].type == MOUNT_BIND &&
             (b->sources[i] = open_path(NULL, plan->mounts[i].source, &why)) < 0)
-            return errprintf(e, "bind source (policy line %d): %s", plan->mounts[i].line,
-                             why.text);
+            return errprintf(e, "bind source (policy line %d): %s", plan->mounts[i].line, why.text);
     }
     return 0;
 }
@@ -448,8 +451,8 @@ static int child_main(const struct ns_request *r, struct err *e)
 {
     struct builder b = {.r = r, .base = -1};
     int hostns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-    int pinfd = openat(r->pin_dirfd, r->pin_name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                       0600);
+    int pinfd =
+        openat(r->pin_dirfd, r->pin_name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
     if (hostns < 0 || pinfd < 0)
         return errprintf_errno(e, errno, "cannot prepare the pin");
@@ -584,7 +587,8 @@ int nsjob_enter(int nsfd, struct err *e)
     if (setns(nsfd, CLONE_NEWNS) == 0)
         return 0;
     if (errno == EINVAL)
-        return errprintf_errno(e, errno, "cannot enter the job's namespace (has another plugin "
+        return errprintf_errno(e, errno,
+                               "cannot enter the job's namespace (has another plugin "
                                "started a thread in the task?)");
     return errprintf_errno(e, errno, "cannot enter the job's namespace");
 }

@@ -14,7 +14,7 @@ struct ns_request {
      * a scope: job tmpfs, which is mounted inside the namespace only. Paths, not fds: a mount
      * can only be cloned from the caller's own namespace, so the child reopens them. */
     const char *const *instance_paths;
-    const mode_t *host_modes;  /* per plan polydir: its mode on the node */
+    const mode_t *host_modes; /* per plan polydir: its mode on the node */
     uid_t uid;
     gid_t gid;
     const char *instance_base; /* detached and covered inside the namespace */

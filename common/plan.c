@@ -19,8 +19,7 @@ static bool global_allows(const struct policy *p, const char *name)
     return p->default_profile && strcmp(p->default_profile, name) == 0;
 }
 
-static bool partition_allows(const struct policy *p, const struct partition *part,
-                             const char *name)
+static bool partition_allows(const struct policy *p, const struct partition *part, const char *name)
 {
     if (part && part->allowed.present)
         return name_list_has(&part->allowed, name);
@@ -358,8 +357,10 @@ static int fill_mount(struct plan_mount *o, const struct mount_entry *m, char *t
         if (!(o->source = plan_expand(m->source, id, e)))
             return -1;
         if (m->type == MOUNT_BIND && !path_is_clean(o->source))
-            return errprintf(e, "line %d: source \"%s\" is not a clean absolute path after "
-                             "expansion", m->loc.line, o->source);
+            return errprintf(e,
+                             "line %d: source \"%s\" is not a clean absolute path after "
+                             "expansion",
+                             m->loc.line, o->source);
     }
     return 0;
 }

@@ -1,5 +1,6 @@
 /* The planner: a pure function from (policy, job identity) to the ordered operations that build a
- * job's namespace. No I/O and no globals: isolationctl explain prints exactly what the plugin runs. */
+ * job's namespace. No I/O and no globals: isolationctl explain prints exactly what the plugin runs.
+ */
 #ifndef ISO_PLAN_H
 #define ISO_PLAN_H
 
@@ -44,7 +45,7 @@ struct plan_mount {
     unsigned mode;       /* tmpfs and dir */
     bool in_tmpfs;       /* the target lies inside a tmpfs made earlier in this plan */
     int line;
-    size_t seq;          /* position in the policy's merged list (mounts run parents first) */
+    size_t seq; /* position in the policy's merged list (mounts run parents first) */
 };
 
 struct plan_path {

@@ -104,8 +104,8 @@ void plan_print_text(const struct plan *plan, const char *file, FILE *out)
     for (size_t i = 0; i < plan->nmounts; i++)
         print_mount(&plan->mounts[i], out, ++n, file);
     for (size_t i = 0; i < plan->nhide; i++)
-        fprintf(out, "  %2d. hide %s (empty read-only tmpfs)  [%s:%d]\n", ++n,
-                plan->hide[i].path, file, plan->hide[i].line);
+        fprintf(out, "  %2d. hide %s (empty read-only tmpfs)  [%s:%d]\n", ++n, plan->hide[i].path,
+                file, plan->hide[i].line);
     if (plan->nenv)
         fprintf(out, "environment of every task:\n");
     for (size_t i = 0; i < plan->nenv; i++)
@@ -143,8 +143,9 @@ static void json_polydirs(const struct plan *plan, FILE *out)
         const struct plan_polydir *d = &plan->polydirs[i];
         fprintf(out, "%s{\"path\": ", i ? ", " : "");
         json_str(d->path, out);
-        fprintf(out, ", \"backing\": \"%s\", \"scope\": \"%s\", \"size\": ",
-                backing_name(d->backing), scope_name(d->scope));
+        fprintf(out,
+                ", \"backing\": \"%s\", \"scope\": \"%s\", \"size\": ", backing_name(d->backing),
+                scope_name(d->scope));
         if (d->backing == BACKING_TMPFS && d->size_bytes)
             fprintf(out, "%" PRIu64, d->size_bytes);
         else
@@ -162,15 +163,13 @@ static void json_mounts(const struct plan *plan, FILE *out)
     for (size_t i = 0; i < plan->nmounts; i++) {
         const struct plan_mount *m = &plan->mounts[i];
         mount_options(m, opts, sizeof(opts));
-        fprintf(out, "%s{\"type\": \"%s\", \"source\": ", i ? ", " : "",
-                mount_type_name(m->type));
+        fprintf(out, "%s{\"type\": \"%s\", \"source\": ", i ? ", " : "", mount_type_name(m->type));
         json_str(m->source, out);
         fputs(", \"target\": ", out);
         json_str(m->target, out);
         fputs(", \"options\": ", out);
         json_str(opts[0] ? opts : NULL, out);
-        fprintf(out, ", \"readonly\": %s, \"line\": %d}",
-                m->readonly ? "true" : "false", m->line);
+        fprintf(out, ", \"readonly\": %s, \"line\": %d}", m->readonly ? "true" : "false", m->line);
     }
     fputs("]", out);
 }

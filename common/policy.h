@@ -1,6 +1,7 @@
 /* The isolation policy: a plain C model of /etc/slurm/isolation.yaml, loaded and validated with
  * libyaml. The format is documented in isolation.yaml(5). Every field keeps the position it came
- * from, so later stages (the planner, isolationctl) can name the policy line behind an operation. */
+ * from, so later stages (the planner, isolationctl) can name the policy line behind an operation.
+ */
 #ifndef ISO_POLICY_H
 #define ISO_POLICY_H
 
@@ -58,9 +59,9 @@ struct polydir {
 
 struct mount_entry {
     enum mount_type type;
-    char *source;  /* bind: host path; symlink: the link text; NULL for tmpfs and dir */
-    char *target;  /* absolute; may contain %u %U %g %j */
-    char *options; /* the text as written, NULL if absent */
+    char *source;          /* bind: host path; symlink: the link text; NULL for tmpfs and dir */
+    char *target;          /* absolute; may contain %u %U %g %j */
+    char *options;         /* the text as written, NULL if absent */
     unsigned flags;        /* MOUNT_OPT_* parsed from options */
     struct size_spec size; /* tmpfs: size=; SIZE_UNSET when absent */
     unsigned mode;         /* tmpfs and dir: mode=, default 0755 */

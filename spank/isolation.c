@@ -42,10 +42,13 @@ static int parse_args(int ac, char **av);
 
 /* Registered from slurm_spank_init: sbatch and salloc ignore a static spank_options table. */
 static struct spank_option isolation_option = {
-    "isolation", "PROFILE",
+    "isolation",
+    "PROFILE",
     "File-system isolation profile of the job (private /tmp, /dev/shm and project mounts); "
     "--isolation=list shows the profiles allowed here",
-    1, 0, opt_isolation};
+    1,
+    0,
+    opt_isolation};
 
 /* Per-process state: a slurmstepd serves one step, and its tasks are forked from it. */
 static struct {
@@ -56,7 +59,7 @@ static struct {
     bool isolate;
     bool allow_unisolated; /* on_error: allow */
     int nsfd;
-    struct policy *policy;   /* kept only when a task must build the namespace */
+    struct policy *policy; /* kept only when a task must build the namespace */
     struct plan *plan;
     struct job_state state;
 } g = {.policy_path = POLICY_DEFAULT_PATH, .nsfd = -1};
@@ -94,7 +97,8 @@ static int parse_args(int ac, char **av)
             snprintf(g.policy_path, sizeof(g.policy_path), "%s", av[i] + 7);
         } else {
             log_error("unknown argument \"%s\" in plugstack.conf; the only one is "
-                      "policy=/etc/slurm/isolation.yaml", av[i]);
+                      "policy=/etc/slurm/isolation.yaml",
+                      av[i]);
             return -1;
         }
     }
@@ -282,8 +286,8 @@ static int get_job(spank_t sp, uint32_t *job_id, uid_t *uid, gid_t *gid)
 }
 
 /* Plan for the job from trusted data: the partition comes from slurmd's prolog environment. */
-static int prolog_plan(struct policy *p, uint32_t job_id, uid_t uid, gid_t gid,
-                       struct plan **plan, struct err *e)
+static int prolog_plan(struct policy *p, uint32_t job_id, uid_t uid, gid_t gid, struct plan **plan,
+                       struct err *e)
 {
     struct identity_buf ib;
     const char *profile;
@@ -383,8 +387,8 @@ int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 
 static void step_fail(uint32_t job_id, const char *why)
 {
-    snprintf(g.error, sizeof(g.error),
-             "job %" PRIu32 ": %s; the job's tasks were not started", job_id, why);
+    snprintf(g.error, sizeof(g.error), "job %" PRIu32 ": %s; the job's tasks were not started",
+             job_id, why);
 }
 
 /* The job's memory on this node, in bytes; 0 when Slurm does not track memory. */
@@ -440,7 +444,8 @@ static void step_fail_profile(uint32_t job_id)
 {
     char why[512];
 
-    snprintf(why, sizeof(why), "this step asks for isolation profile \"%s\" but the job runs "
+    snprintf(why, sizeof(why),
+             "this step asks for isolation profile \"%s\" but the job runs "
              "with \"%s\": the profile belongs to the job; submit a new job to change it",
              g.requested, g.state.profile);
     step_fail(job_id, why);

@@ -50,7 +50,7 @@ static void test_base_checks(const char *dir)
     snprintf(p, sizeof(p), "%s/open/base", dir);
     s = instance_store_open(p, true, &e);
     ok(s == NULL && strstr(e.text, "writable"), "a base below a world-writable directory is "
-       "refused, even sticky");
+                                                "refused, even sticky");
     diag("%s", s ? "(opened)" : e.text);
     instance_store_close(s);
 
@@ -73,8 +73,8 @@ static void test_base_checks(const char *dir)
 static int make(struct instance_store *s, struct instance_job *job, const char *path,
                 enum backing b, enum scope sc, char *rel, size_t size)
 {
-    struct plan_polydir d = {.path = (char *)path, .backing = b, .scope = sc,
-                             .size_bytes = 1 << 20};
+    struct plan_polydir d = {
+        .path = (char *)path, .backing = b, .scope = sc, .size_bytes = 1 << 20};
     struct err e;
     int rc = instance_make(s, job, &d, 1234, 1234, 01777, rel, size, &e);
 
@@ -93,7 +93,8 @@ static void test_instances(struct instance_store *s)
     ok(instance_store_lock(s, &e) == 0, "the store lock is taken");
     ok(instance_job_open(s, 41, true, &j1, &e) == 0 && instance_job_open(s, 42, true, &j2, &e) == 0,
        "two job directories are created");
-    ok(make(s, &j1, "/tmp", BACKING_DISK, SCOPE_JOB, rel, sizeof(rel)) == 0, "job-scope disk instance");
+    ok(make(s, &j1, "/tmp", BACKING_DISK, SCOPE_JOB, rel, sizeof(rel)) == 0,
+       "job-scope disk instance");
     is_str(rel, "job/41/tmp", "...below the job's directory");
     snprintf(p, sizeof(p), "%s/%s", base, rel);
     ok(stat(p, &st) == 0 && st.st_uid == 1234 && (st.st_mode & 07777) == 01777,
@@ -101,7 +102,8 @@ static void test_instances(struct instance_store *s)
     ok(make(s, &j1, "/dev/shm", BACKING_TMPFS, SCOPE_JOB, rel, sizeof(rel)) == 0 && !rel[0],
        "a job-scope tmpfs has no host side");
     ok(make(s, &j1, "/var/tmp", BACKING_DISK, SCOPE_USER, rel, sizeof(rel)) == 0 &&
-           strcmp(rel, "user/1234/var-tmp") == 0, "user-scope disk instance");
+           strcmp(rel, "user/1234/var-tmp") == 0,
+       "user-scope disk instance");
     ok(make(s, &j2, "/var/tmp", BACKING_DISK, SCOPE_USER, rel, sizeof(rel)) == 0,
        "the user's second job shares it");
     ok(make(s, &j1, "/scratch", BACKING_TMPFS, SCOPE_USER, rel, sizeof(rel)) == 0 &&
@@ -138,7 +140,8 @@ static void test_state(struct instance_store *s)
     instance_store_unlock(s);
     ok(instance_state_read(s, 50, &back, &e) == 0, "state is read back");
     is_str(back.profile, "strict", "profile round-trips");
-    ok(back.uid == 5 && back.gid == 6 && back.isolated && !back.error[0], "ids and flags round-trip");
+    ok(back.uid == 5 && back.gid == 6 && back.isolated && !back.error[0],
+       "ids and flags round-trip");
     ok(back.env && back.env[1] && strcmp(back.env[1], "ODD=a\nb\\c") == 0 && !back.env[2],
        "env with a newline and a backslash round-trips");
     job_state_clear(&back);
@@ -231,8 +234,7 @@ static void test_hostile_removal(struct instance_store *s, const char *dir)
     is_str(read_file(p, buf, sizeof(buf)), "kept", "a symlinked or mounted directory is intact");
     snprintf(p, sizeof(p), "%s/%s/mnt", base, rel);
     umount2(p, MNT_DETACH);
-    ok(instance_job_remove(s, 70, &e) == 0 && !exists("job/70"),
-       "once unmounted, the rest goes");
+    ok(instance_job_remove(s, 70, &e) == 0 && !exists("job/70"), "once unmounted, the rest goes");
 }
 
 int main(void)

@@ -105,7 +105,8 @@ static void inside_checks(void)
     check(stat("/dev/shm", &st) == 0 && st.st_uid == UID && (st.st_mode & 07777) == 01777,
           "/dev/shm is the user's, with the host's mode");
     path_at(p, sizeof(p), "proj/A/a");
-    check(read_file(p, buf, sizeof(buf)) && strcmp(buf, "data") == 0, "a read-only bind is readable");
+    check(read_file(p, buf, sizeof(buf)) && strcmp(buf, "data") == 0,
+          "a read-only bind is readable");
     path_at(p, sizeof(p), "proj/A/new");
     check(try_create(p) == EROFS, "a read-only bind refuses writes with EROFS");
     path_at(p, sizeof(p), "proj/Arw/new");
@@ -156,20 +157,29 @@ static struct plan *make_plan(void)
     path_at(s_a, sizeof(s_a), "src/A");
     path_at(t_hide, sizeof(t_hide), "hideme");
     pd[0] = (struct plan_polydir){.path = "/tmp", .backing = BACKING_DISK, .line = 1};
-    pd[1] = (struct plan_polydir){.path = "/dev/shm", .backing = BACKING_TMPFS, .size_bytes = 1 << 20, .line = 2};
-    m[0] = (struct plan_mount){.type = MOUNT_TMPFS, .target = t_proj, .size_bytes = 1 << 20,
-                               .mode = 0755};
-    m[1] = (struct plan_mount){.type = MOUNT_BIND, .source = s_a, .target = t_a, .readonly = true,
-                               .in_tmpfs = true};
-    m[2] = (struct plan_mount){.type = MOUNT_BIND, .source = s_a, .target = t_arw, .in_tmpfs = true};
-    m[3] = (struct plan_mount){.type = MOUNT_SYMLINK, .source = "A", .target = t_c, .in_tmpfs = true};
+    pd[1] = (struct plan_polydir){
+        .path = "/dev/shm", .backing = BACKING_TMPFS, .size_bytes = 1 << 20, .line = 2};
+    m[0] = (struct plan_mount){
+        .type = MOUNT_TMPFS, .target = t_proj, .size_bytes = 1 << 20, .mode = 0755};
+    m[1] = (struct plan_mount){
+        .type = MOUNT_BIND, .source = s_a, .target = t_a, .readonly = true, .in_tmpfs = true};
+    m[2] =
+        (struct plan_mount){.type = MOUNT_BIND, .source = s_a, .target = t_arw, .in_tmpfs = true};
+    m[3] =
+        (struct plan_mount){.type = MOUNT_SYMLINK, .source = "A", .target = t_c, .in_tmpfs = true};
     m[4] = (struct plan_mount){.type = MOUNT_DIR, .target = t_d, .mode = 0700, .in_tmpfs = true};
     m[5] = (struct plan_mount){.type = MOUNT_TMPFS, .target = t_src, .mode = 0755};
-    m[6] = (struct plan_mount){.type = MOUNT_BIND, .source = s_a, .target = t_late, .readonly = true,
-                               .in_tmpfs = true};
+    m[6] = (struct plan_mount){
+        .type = MOUNT_BIND, .source = s_a, .target = t_late, .readonly = true, .in_tmpfs = true};
     hide[0] = (struct plan_path){t_hide, 3};
-    plan = (struct plan){.profile = "strict", .isolate = true, .polydirs = pd, .npolydirs = 2,
-                         .mounts = m, .nmounts = 7, .hide = hide, .nhide = 1};
+    plan = (struct plan){.profile = "strict",
+                         .isolate = true,
+                         .polydirs = pd,
+                         .npolydirs = 2,
+                         .mounts = m,
+                         .nmounts = 7,
+                         .hide = hide,
+                         .nhide = 1};
     return &plan;
 }
 
@@ -252,8 +262,10 @@ static void test_refusals(struct instance_store *s)
     diag("%s", e.text);
     instance_job_remove(s, 8, NULL);
 
-    struct plan_mount d = {.type = MOUNT_DIR, .target = "/etc/isolation-must-not-exist",
-                           .mode = 0755, .in_tmpfs = true};
+    struct plan_mount d = {.type = MOUNT_DIR,
+                           .target = "/etc/isolation-must-not-exist",
+                           .mode = 0755,
+                           .in_tmpfs = true};
     plan.mounts = &d;
     ok(job_setup(s, 9, &plan, UID, UID, &e) < 0 && access(d.target, F_OK) < 0,
        "nothing is created on the node's real file systems");

@@ -57,8 +57,13 @@ static struct policy *load(const char *text)
 static struct plan *plan_for(struct policy *p, const char *profile, const char *user,
                              const char *const *groups, size_t ngroups)
 {
-    struct job_identity id = {.user = user, .uid = 1001, .gid = 1001, .group = groups[0],
-                              .groups = groups, .ngroups = ngroups, .job_id = 42,
+    struct job_identity id = {.user = user,
+                              .uid = 1001,
+                              .gid = 1001,
+                              .group = groups[0],
+                              .groups = groups,
+                              .ngroups = ngroups,
+                              .job_id = 42,
                               .mem_bytes = 8ULL << 30};
     struct plan *plan = NULL;
     struct err e;
@@ -166,12 +171,16 @@ static void test_resolve(struct policy *p)
     ok(profile_resolve(p, "debug", "none", &name, &e) == 0 && strcmp(name, "none") == 0,
        "none is allowed where listed");
     ok(profile_resolve(p, "batch", "none", &name, &e) < 0, "none is refused where not listed");
-    is_str(e.text, "isolation profile \"none\" is not allowed in partition \"batch\"; "
-           "allowed: strict, shared-tmp", "the refusal names the allowed profiles");
+    is_str(e.text,
+           "isolation profile \"none\" is not allowed in partition \"batch\"; "
+           "allowed: strict, shared-tmp",
+           "the refusal names the allowed profiles");
     ok(profile_resolve(p, "gpu", "shared-tmp", &name, &e) < 0,
        "a partition's allowed_profiles narrows the choice");
-    is_str(e.text, "isolation profile \"shared-tmp\" is not allowed in partition \"gpu\"; "
-           "allowed: strict", "...and names what is allowed there");
+    is_str(e.text,
+           "isolation profile \"shared-tmp\" is not allowed in partition \"gpu\"; "
+           "allowed: strict",
+           "...and names what is allowed there");
     ok(profile_resolve(p, "gpu", "nosuch", &name, &e) < 0 && strstr(e.text, "unknown"),
        "an unknown profile is refused as unknown");
     ok(profile_resolve(p, NULL, NULL, &name, &e) == 0 && strcmp(name, "strict") == 0,

@@ -43,7 +43,7 @@ static inline int ok_at(int cond, const char *file, int line, const char *fmt, .
         const char *g_ = (got), *w_ = (want);                                                      \
         int same_ = (g_ && w_) ? strcmp(g_, w_) == 0 : g_ == w_;                                   \
         if (!ok(same_, __VA_ARGS__))                                                               \
-            printf("#   got  \"%s\"\n#   want \"%s\"\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
+            printf("#   got  \"%s\"\n#   want \"%s\"\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)");  \
     } while (0)
 
 static inline void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -18,7 +18,7 @@
 #define must(call)                                                                                 \
     do {                                                                                           \
         if ((call) < 0) {                                                                          \
-            printf("Bail out! set-up failed: %s: %s\n", #call, strerror(errno));                  \
+            printf("Bail out! set-up failed: %s: %s\n", #call, strerror(errno));                   \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)
