@@ -67,20 +67,28 @@ static bool next_component(const char **rest, char *comp, size_t size)
     return true;
 }
 
-/* Follow the root-owned symlink COMP in DIRFD: the rest of the walk becomes its text followed by
- * REST. A symlink owned by anyone else is refused: that is how a user would redirect a mount. */
-static int follow_link(int *dirfd, const char *comp, const struct stat *st, char *buf,
-                       const char **rest, const char *path, struct err *e)
+/* A symlink is followed only where no user could have made or swapped it: the link and the
+ * directory holding it belong to root, nobody else may write that directory, and it is on local
+ * storage (FUSE and network file systems report whatever owner they like). Its text is read from
+ * the inode that was checked, so it cannot change in between. The walk continues at that text. */
+static int follow_link(int *dirfd, int linkfd, const struct stat *st, const char *comp,
+                       char *buf, const char **rest, const char *path, struct err *e)
 {
     char target[PATH_MAX], joined[PATH_MAX];
+    struct stat dir;
     ssize_t n;
 
-    if (st->st_uid != 0)
+    if (fstat(*dirfd, &dir) < 0)
+        return errprintf_errno(e, errno, "%s: cannot check the directory of \"%s\"", path, comp);
+    if (st->st_uid != 0 || dir.st_uid != 0 || (dir.st_mode & 022) || !safe_is_local(*dirfd))
         return errprintf(e,
-                         "%s: \"%s\" is a symlink owned by uid %lu; only root's symlinks are "
-                         "followed",
-                         path, comp, (unsigned long)st->st_uid);
-    if ((n = readlinkat(*dirfd, comp, target, sizeof(target) - 1)) < 0)
+                         "%s: \"%s\" is a symlink a user could have made or changed (link owned "
+                         "by uid %lu, in a directory of uid %lu, mode %04o); only root's "
+                         "symlinks in root-only local directories are followed: name the real "
+                         "path in the policy",
+                         path, comp, (unsigned long)st->st_uid, (unsigned long)dir.st_uid,
+                         (unsigned)(dir.st_mode & 07777));
+    if ((n = readlinkat(linkfd, "", target, sizeof(target) - 1)) < 0)
         return errprintf_errno(e, errno, "%s: cannot read symlink \"%s\"", path, comp);
     target[n] = '\0';
     if (snprintf(joined, sizeof(joined), "%s%s", target, *rest) >= (int)sizeof(joined))
@@ -97,49 +105,57 @@ static int follow_link(int *dirfd, const char *comp, const struct stat *st, char
     return 0;
 }
 
-/* Open PATH as an O_PATH fd, one component at a time. With B, a missing component is made
- * (root 0755), but only inside a tmpfs B made: the plugin never writes to the node's own file
- * systems. */
+/* COMP in DIRFD, opened without following it. With B, a missing COMP is made first (root 0755),
+ * but only inside a tmpfs B made: the plugin never writes to the node's own file systems. */
+static int open_component(const struct builder *b, int dirfd, const char *comp, const char *path,
+                          struct err *e)
+{
+    int fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0 && errno == ENOENT && b && is_own_mount(b, dirfd)) {
+        if (mkdirat(dirfd, comp, 0755) < 0 && errno != EEXIST)
+            return errprintf_errno(e, errno, "%s: cannot create \"%s\" in the policy's tmpfs",
+                                   path, comp);
+        fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
+    return fd;
+}
+
+/* Open PATH as an O_PATH fd, one component at a time, each checked on its own fd. */
 static int open_path(const struct builder *b, const char *path, struct err *e)
 {
     char buf[PATH_MAX], comp[NAME_MAX + 1];
     const char *rest = path;
-    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), hops = 0;
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), hops = 0, next = -1;
     struct stat st;
 
     if (fd < 0)
         return errprintf_errno(e, errno, "cannot open /");
     while (next_component(&rest, comp, sizeof(comp))) {
-        if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            if (errno != ENOENT || !b || !is_own_mount(b, fd)) {
+        next = open_component(b, fd, comp, path, e);
+        if (next < 0 || fstat(next, &st) < 0) {
+            if (next >= 0)
                 errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
-                goto fail;
-            }
-            if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
-                errprintf_errno(e, errno, "%s: cannot create \"%s\" in the policy's tmpfs", path,
-                                comp);
-                goto fail;
-            }
-            continue; /* stat it again */
+            goto fail_next;
         }
         if (S_ISLNK(st.st_mode)) {
-            if (++hops > MAX_SYMLINK_HOPS) {
-                errprintf(e, "%s: too many symlinks", path);
-                goto fail;
-            }
-            if (follow_link(&fd, comp, &st, buf, &rest, path, e) < 0)
+            int rc = ++hops > MAX_SYMLINK_HOPS
+                         ? errprintf(e, "%s: too many symlinks", path)
+                         : follow_link(&fd, next, &st, comp, buf, &rest, path, e);
+            close(next);
+            if (rc < 0)
                 goto fail;
             continue;
-        }
-        int next = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (next < 0) {
-            errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
-            goto fail;
         }
         close(fd);
         fd = next;
     }
     return fd;
+fail_next:
+    if (next >= 0)
+        close(next);
 fail:
     close(fd);
     return -1;

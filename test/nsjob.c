@@ -117,9 +117,11 @@ static void inside_checks(void)
     path_at(p, sizeof(p), "proj/C");
     ssize_t n = readlink(p, buf, sizeof(buf) - 1);
     check(n == 1 && buf[0] == 'A', "the symlink points to A");
-    path_at(p, sizeof(p), "proj/d");
+    path_at(p, sizeof(p), "proj/x/y/d");
     check(stat(p, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700,
-          "the dir entry has its mode");
+          "a dir entry is made, with its mode, below missing parents in the tmpfs");
+    path_at(p, sizeof(p), "proj/y");
+    check(stat(p, &st) < 0, "...each parent in its place");
     path_at(p, sizeof(p), "proj/late/a");
     check(read_file(p, buf, sizeof(buf)) && strcmp(buf, "data") == 0,
           "a source under a covered path resolves in the host's view");
@@ -151,7 +153,7 @@ static struct plan *make_plan(void)
     path_at(t_a, sizeof(t_a), "proj/A");
     path_at(t_arw, sizeof(t_arw), "proj/Arw");
     path_at(t_c, sizeof(t_c), "proj/C");
-    path_at(t_d, sizeof(t_d), "proj/d");
+    path_at(t_d, sizeof(t_d), "proj/x/y/d");
     path_at(t_late, sizeof(t_late), "proj/late");
     path_at(t_src, sizeof(t_src), "src");
     path_at(s_a, sizeof(s_a), "src/A");
@@ -261,6 +263,32 @@ static void test_refusals(struct instance_store *s)
        "a bind source through a user's symlink is refused");
     diag("%s", e.text);
     instance_job_remove(s, 8, NULL);
+
+    /* Root's own link, but in a directory anyone may write (like /tmp): a user could swap it. */
+    char sticky[600], lnk[600], ok_src[600];
+    path_at(sticky, sizeof(sticky), "sticky");
+    must(mkdir(sticky, 01777));
+    must(chmod(sticky, 01777));
+    path_at(lnk, sizeof(lnk), "sticky/link");
+    must(symlink("/etc", lnk));
+    path_at(src, sizeof(src), "sticky/link/passwd");
+    ok(job_setup(s, 10, &plan, UID, UID, &e) < 0 && strstr(e.text, "could have made or changed"),
+       "root's symlink in a directory others may write is not followed");
+    diag("%s", e.text);
+    instance_job_remove(s, 10, NULL);
+    /* Root's link in a root-only directory (an admin's "current -> v3") is followed. */
+    path_at(lnk, sizeof(lnk), "rootonly");
+    must(mkdir(lnk, 0755));
+    path_at(lnk, sizeof(lnk), "rootonly/current");
+    path_at(ok_src, sizeof(ok_src), "src/A");
+    must(symlink(ok_src, lnk));
+    path_at(src, sizeof(src), "rootonly/current");
+    path_at(sticky, sizeof(sticky), "proj");
+    m.target = sticky;
+    if (!ok(job_setup(s, 11, &plan, UID, UID, &e) == 0,
+            "root's symlink in a root-only directory is followed"))
+        diag("%s", e.text);
+    instance_job_remove(s, 11, NULL);
 
     struct plan_mount d = {.type = MOUNT_DIR,
                            .target = "/etc/isolation-must-not-exist",
