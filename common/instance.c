@@ -69,6 +69,80 @@ static int make_private_mount(const char *path, int fd, struct err *e)
     return fd;
 }
 
+static char rundir[256] = INSTANCE_RUNDIR;
+
+void instance_set_rundir(const char *dir)
+{
+    snprintf(rundir, sizeof(rundir), "%s", dir);
+}
+
+/* RUNDIR/bases, opened for reading and appending, locked; -1 if it cannot be. */
+static int open_bases(bool create)
+{
+    int dir = safe_open_root_dir(rundir, create, NULL), fd;
+
+    if (dir < 0)
+        return -1;
+    fd = openat(dir, "bases", O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+    close(dir);
+    if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Add BASE to the record, dropping bases that no longer exist; a failure only costs the cleanup
+ * after a later policy change, so it is logged, not fatal. */
+static void record_base(const char *base)
+{
+    int fd = open_bases(true);
+    char line[4200], *kept = NULL;
+    size_t len = 0;
+    FILE *f, *out = NULL;
+    struct stat st;
+
+    if (fd < 0 || !(f = fdopen(fd, "r+"))) {
+        if (fd >= 0)
+            close(fd);
+        log_warn("cannot record the instance base %s in %s/bases", base, rundir);
+        return;
+    }
+    if (!(out = open_memstream(&kept, &len)))
+        goto out;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '/' && strcmp(line, base) != 0 && lstat(line, &st) == 0)
+            fprintf(out, "%s\n", line);
+    }
+    fprintf(out, "%s\n", base);
+    fclose(out);
+    if (ftruncate(fd, 0) < 0 || fseek(f, 0, SEEK_SET) < 0 || fwrite(kept, 1, len, f) != len)
+        log_warn("cannot record the instance base %s in %s/bases", base, rundir);
+out:
+    free(kept);
+    fclose(f);
+}
+
+void instance_for_each_base(void (*fn)(const char *base, void *arg), void *arg)
+{
+    int fd = open_bases(false);
+    char line[4200];
+    FILE *f;
+
+    if (fd < 0 || !(f = fdopen(fd, "r"))) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '/')
+            fn(line, arg);
+    }
+    fclose(f);
+}
+
 struct instance_store *instance_store_open(const char *base, bool setup, struct err *e)
 {
     struct instance_store *s = calloc(1, sizeof(*s));
@@ -93,6 +167,7 @@ struct instance_store *instance_store_open(const char *base, bool setup, struct 
         if ((d = safe_mkdir_at(fd, "user", 0700, 0, 0, e)) < 0)
             goto fail;
         close(d);
+        record_base(base);
     }
     return s;
 fail:
@@ -705,9 +780,13 @@ static int sweep_jobs(struct instance_store *s, struct err *e, int *removed)
         return errno == ENOENT ? 0 : -1;
     read_boot_id(boot, sizeof(boot));
     while ((de = readdir(d))) {
-        char *end;
+        char *end, canon[16];
         unsigned long id = strtoul(de->d_name, &end, 10);
         if (de->d_name[0] == '.' || *end || id > UINT32_MAX)
+            continue;
+        /* "05" or "+5" is not job 5's directory: leave what we did not name. */
+        job_name((uint32_t)id, canon, sizeof(canon));
+        if (strcmp(canon, de->d_name) != 0)
             continue;
         if (!job_is_stale(dirfd(d), de->d_name, boot))
             continue;

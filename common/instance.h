@@ -32,6 +32,15 @@ struct instance_store *instance_store_open(const char *base, bool setup, struct 
 void instance_store_close(struct instance_store *s);
 const char *instance_store_path(const struct instance_store *s);
 
+/* Every base a prolog used is recorded in RUNDIR/bases (root-only; /run is emptied at boot), so
+ * an epilog cleans a job up even when the policy has since become unreadable or names another
+ * base. The default RUNDIR is /run/spank-isolation; tests point it elsewhere. */
+#define INSTANCE_RUNDIR "/run/spank-isolation"
+void instance_set_rundir(const char *dir);
+
+/* Call FN for each recorded base (and the order they were recorded in). */
+void instance_for_each_base(void (*fn)(const char *base, void *arg), void *arg);
+
 /* Exclusive store lock: every creation, removal and sweep holds it from start to end, so no
  * one ever sees a half-built job. */
 int instance_store_lock(struct instance_store *s, struct err *e);

@@ -39,8 +39,9 @@ static char **resize_strings(const struct plan *plan)
 
 bool job_is_node_fault(int errnum)
 {
-    return errnum == ENOSPC || errnum == EIO || errnum == EROFS || errnum == EDQUOT ||
-           errnum == ENOMEM;
+    /* Not ENOSPC or EDQUOT: users fill the instances' file system themselves, and one user
+     * must not be able to drain a node for everyone. */
+    return errnum == EIO || errnum == EROFS;
 }
 
 static int make_instances(struct instance_store *s, struct instance_job *job,
@@ -53,6 +54,21 @@ static int make_instances(struct instance_store *s, struct instance_job *job,
             return -1;
     }
     return 0;
+}
+
+/* An existing namespace is reused only by the job it was built for (job ids can be reused). */
+static int pinned_for(struct instance_store *s, uint32_t job_id, uid_t uid, struct err *e)
+{
+    struct job_state st;
+    int rc = 0;
+
+    if (instance_state_read(s, job_id, &st, e) < 0)
+        rc = -1;
+    else if (st.uid != uid)
+        rc = errprintf(e, "job %" PRIu32 ": an existing namespace belongs to uid %lu, not %lu",
+                       job_id, (unsigned long)st.uid, (unsigned long)uid);
+    job_state_clear(&st);
+    return rc;
 }
 
 int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan, uid_t uid,
@@ -75,7 +91,7 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
         goto unlock;
     if ((pin = instance_pin_open(s, job_id, NULL)) >= 0) {
         close(pin);
-        rc = 0;
+        rc = pinned_for(s, job_id, uid, e);
         goto unlock;
     }
     if (make_instances(s, &job, plan, uid, gid, paths, modes, e) < 0)

@@ -263,7 +263,7 @@ static int open_instance(struct builder *b, const char *rel, struct err *e)
 {
     char comp[NAME_MAX + 1];
     const char *rest = rel;
-    int fd = dup(b->base);
+    int fd = fcntl(b->base, F_DUPFD_CLOEXEC, 0);
 
     while (fd >= 0 && next_component(&rest, comp, sizeof(comp))) {
         int next = safe_open_dir_at(fd, comp, e);
@@ -394,6 +394,16 @@ static int hide_base(struct builder *b, struct err *e)
     return rc;
 }
 
+/* PATH is DIR or lies below it (both clean and absolute). */
+static bool path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    if (strcmp(dir, "/") == 0)
+        return true;
+    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
 /* Bind sources resolve in the host's view: open them all before the first mount covers any. */
 static int open_sources(struct builder *b, struct err *e)
 {
@@ -403,6 +413,12 @@ static int open_sources(struct builder *b, struct err *e)
 
     for (size_t i = 0; i < plan->nmounts; i++) {
         b->sources[i] = -1;
+        /* A bind of a tree holding the base would carry every job's pin and tmpfs along. */
+        if (plan->mounts[i].type == MOUNT_BIND &&
+            (path_within(b->r->instance_base, plan->mounts[i].source)))
+            return errprintf(e, "bind source %s (policy line %d) contains the instance base %s",
+                             plan->mounts[i].source, plan->mounts[i].line,
+                             b->r->instance_base);
         if (plan->mounts[i].type == MOUNT_BIND &&
             (b->sources[i] = open_path(NULL, plan->mounts[i].source, &why)) < 0)
             return errprintf(e, "bind source (policy line %d): %s", plan->mounts[i].line, why.text);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <slurm/spank.h>
@@ -105,6 +106,27 @@ static int parse_args(int ac, char **av)
     return 0;
 }
 
+/* Root mounts what the policy says: it and its directory must be root's and no one else's to
+ * write. Returns true (with a message) if they are not. */
+static bool policy_untrusted(struct err *e)
+{
+    char dir[sizeof(g.policy_path)];
+    struct stat st, ds;
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", g.policy_path);
+    slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (stat(g.policy_path, &st) < 0 || stat(slash ? dir : ".", &ds) < 0)
+        return false; /* policy_load reports a missing file */
+    if (st.st_uid == 0 && !(st.st_mode & 022) && ds.st_uid == 0 && !(ds.st_mode & 022))
+        return false;
+    errprintf(e, "the isolation policy %s is not trusted: it and its directory must be owned by "
+              "root and writable by root only (chown root; chmod go-w)", g.policy_path);
+    return true;
+}
+
 /* Load the policy; on failure put its first error, and how to see the rest, into E. */
 static struct policy *load_policy(struct err *e)
 {
@@ -112,6 +134,8 @@ static struct policy *load_policy(struct err *e)
     struct policy *p;
     char first[900] = "cannot be read";
 
+    if (geteuid() == 0 && policy_untrusted(e))
+        return NULL;
     diag_list_init(&d, g.policy_path);
     p = policy_load(g.policy_path, &d);
     if (!p) {
@@ -231,7 +255,7 @@ static int opt_isolation(int val, const char *optarg, int remote)
 struct identity_buf {
     struct job_identity id;
     char user[256];
-    char *names[256];
+    char **names; /* group names, the job's own group first */
     size_t nnames;
 };
 
@@ -239,7 +263,48 @@ static void identity_free(struct identity_buf *b)
 {
     for (size_t i = 0; i < b->nnames; i++)
         free(b->names[i]);
+    free(b->names);
+    b->names = NULL;
     b->nnames = 0;
+}
+
+/* The user's groups from NSS, grown until they all fit. */
+static gid_t *group_ids(const char *user, gid_t gid, int *count)
+{
+    int n = 64;
+    gid_t *gids = NULL;
+
+    for (int tries = 0; tries < 16; tries++) {
+        gid_t *grown = realloc(gids, n * sizeof(*grown));
+        int want = n;
+        if (!grown)
+            break;
+        gids = grown;
+        if (getgrouplist(user, gid, gids, &want) >= 0) {
+            *count = want;
+            return gids;
+        }
+        n = want > n ? want : n * 2;
+    }
+    free(gids);
+    return NULL;
+}
+
+/* Group filters decide what a job may see, so a group that cannot be named fails the job
+ * rather than being dropped (a dropped group could make a "~group" filter match). */
+static int add_group(struct identity_buf *b, gid_t gid, struct err *e)
+{
+    struct group *gr;
+
+    errno = 0;
+    if (!(gr = getgrgid(gid)))
+        return errprintf(e, "group %lu of user %s cannot be looked up in NSS (%s); the job's group "
+                         "filters cannot be decided",
+                         (unsigned long)gid, b->user, errno ? strerror(errno) : "no such group");
+    if (!(b->names[b->nnames] = strdup(gr->gr_name)))
+        return errprintf(e, "out of memory");
+    b->nnames++;
+    return 0;
 }
 
 /* The job's user and groups from NSS: the same answer pam_namespace would get on a login node. */
@@ -247,29 +312,38 @@ static int identity_fill(struct identity_buf *b, uid_t uid, gid_t gid, uint32_t 
                          struct err *e)
 {
     struct passwd *pw = getpwuid(uid);
-    gid_t gids[256];
-    int n = 256;
+    gid_t *gids = NULL;
+    int n = 0, rc = -1;
 
     memset(b, 0, sizeof(*b));
     if (!pw)
         return errprintf(e, "uid %lu is unknown to NSS on this node", (unsigned long)uid);
     snprintf(b->user, sizeof(b->user), "%s", pw->pw_name);
-    if (getgrouplist(b->user, gid, gids, &n) < 0)
-        n = 256;
-    for (int i = 0; i < n && b->nnames < 256; i++) {
-        struct group *gr = getgrgid(gids[i]);
-        if (gr && !(b->names[b->nnames++] = strdup(gr->gr_name)))
-            return errprintf(e, "out of memory");
+    if (!(gids = group_ids(b->user, gid, &n)) || !(b->names = calloc(n + 1, sizeof(char *)))) {
+        errprintf(e, "cannot get the groups of user %s from NSS", b->user);
+        goto out;
+    }
+    if (add_group(b, gid, e) < 0)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        bool seen = gids[i] == gid;
+        for (int j = 0; j < i && !seen; j++)
+            seen = gids[j] == gids[i];
+        if (!seen && add_group(b, gids[i], e) < 0)
+            goto out;
     }
     b->id.user = b->user;
     b->id.uid = uid;
     b->id.gid = gid;
-    b->id.group = b->nnames ? b->names[0] : NULL;
+    b->id.group = b->names[0];
     b->id.groups = (const char *const *)b->names;
     b->id.ngroups = b->nnames;
     b->id.job_id = job_id;
     b->id.node_mem_bytes = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
-    return 0;
+    rc = 0;
+out:
+    free(gids);
+    return rc;
 }
 
 /* --- job prolog and epilog (root, in slurmd's namespace) ------------------------------------- */
@@ -355,30 +429,50 @@ out:
     return rc;
 }
 
+struct cleanup {
+    uint32_t job_id;
+    const char *done; /* the policy's base, already cleaned */
+};
+
+static void cleanup_under(const char *base, void *arg)
+{
+    struct cleanup *c = arg;
+    struct instance_store *s;
+    struct err e;
+
+    if (c->done && strcmp(base, c->done) == 0)
+        return;
+    if ((s = instance_store_open(base, false, &e))) {
+        if (instance_job_remove(s, c->job_id, &e) < 0)
+            log_error("job %" PRIu32 ": cannot remove its instances under %s: %s", c->job_id,
+                      base, e.text);
+        instance_store_close(s);
+    } else if (errno != ENOENT) {
+        log_error("job %" PRIu32 ": %s", c->job_id, e.text);
+    }
+}
+
+/* Clean up under the policy's base and under every base a prolog recorded: a policy that broke,
+ * stopped being trusted or moved its base since the job started must not leave the job's files
+ * behind. Each base must still pass the store's checks before anything in it is touched. */
 int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 {
-    const char *base = POLICY_DEFAULT_INSTANCE_BASE;
-    struct instance_store *s;
+    struct cleanup c = {0};
     struct policy *p;
     struct err e;
-    uint32_t job_id;
     uid_t uid;
     gid_t gid;
 
-    if (configure(ac, av) < 0 || get_job(sp, &job_id, &uid, &gid) < 0)
+    if (configure(ac, av) < 0 || get_job(sp, &c.job_id, &uid, &gid) < 0)
         return 0;
-    /* A policy broken since the prolog must not leave the job's files behind. */
-    if ((p = load_policy(&e)))
-        base = p->instance_base;
-    else
-        log_error("job %" PRIu32 ": %s; cleaning up under %s", job_id, e.text, base);
-    if ((s = instance_store_open(base, false, &e))) {
-        if (instance_job_remove(s, job_id, &e) < 0)
-            log_error("job %" PRIu32 ": cannot remove its instances: %s", job_id, e.text);
-        instance_store_close(s);
-    } else if (errno != ENOENT) {
-        log_error("job %" PRIu32 ": %s", job_id, e.text);
+    if ((p = load_policy(&e))) {
+        cleanup_under(p->instance_base, &c);
+        c.done = p->instance_base;
+    } else {
+        log_error("job %" PRIu32 ": %s; cleaning up under the recorded instance bases", c.job_id,
+                  e.text);
     }
+    instance_for_each_base(cleanup_under, &c);
     policy_free(p);
     return 0;
 }
@@ -472,6 +566,8 @@ static void step_prepare(spank_t sp)
     }
     if (g.state.error[0])
         step_fail(job_id, g.state.error);
+    else if (g.state.uid != uid)
+        step_fail(job_id, "its recorded isolation belongs to another user (a reused job id?)");
     else if (g.requested[0] && strcmp(g.requested, g.state.profile) != 0)
         step_fail_profile(job_id);
     else if ((g.isolate = g.state.isolated))

@@ -80,6 +80,14 @@ like "$(cat "$(cluster_log slurmd)")" 'isolation policy is invalid' "the admin s
 iso_set_policy "$good"
 is "$(as srun -Q printenv ISOLATION_PROFILE)" strict "once fixed, the next job works without restarting a daemon"
 
+# --- a policy others may write is not trusted --------------------------------------------------
+chmod 0666 "$ISO_POLICY"
+out=$(as srun -Q true)
+ok $([ $? -ne 0 ]; echo $?) "with a policy anyone may write, jobs do not start"
+like "$out" 'is not trusted: .*owned by root and writable by root only' "...and the fix is named"
+is "$(cluster_node_state)" idle "...and the node stays up"
+chmod 0644 "$ISO_POLICY"
+
 # --- a job that cannot be isolated: deny, then allow ------------------------------------------
 out=$(as srun -Q --isolation=missing-source true)
 ok $([ $? -ne 0 ]; echo $?) "on_error: deny: a job whose bind source is missing fails"

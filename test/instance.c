@@ -24,6 +24,30 @@ static bool exists(const char *rel)
     return lstat(p, &st) == 0;
 }
 
+static void count_base(const char *b, void *arg)
+{
+    int *n = arg;
+
+    *n += strcmp(b, base) == 0 ? 1 : 100;
+}
+
+/* The epilog finds every base a prolog used, once each, even when the policy has changed. */
+static void test_recorded_bases(void)
+{
+    struct err e;
+    char p[2048];
+    struct instance_store *again;
+    int n = 0;
+
+    snprintf(p, sizeof(p), "%.*s/run/bases", (int)(strrchr(base, '/') - base), base);
+    must(write_file(p, "/nonexistent-instance-base\n"));
+    again = instance_store_open(base, true, &e);
+
+    instance_store_close(again);
+    instance_for_each_base(count_base, &n);
+    is_int(n, 1, "the base is recorded once, and nothing else (gone bases are dropped)");
+}
+
 static void test_names(void)
 {
     char buf[256];
@@ -245,6 +269,11 @@ int main(void)
 
     test_names();
     snprintf(base, sizeof(base), "%s/base", dir);
+    {
+        char run[512];
+        snprintf(run, sizeof(run), "%s/run", dir);
+        instance_set_rundir(run);
+    }
     s = instance_store_open(base, true, &e);
     if (!ok(s != NULL, "a new base is created and checked"))
         diag("%s", e.text);
@@ -254,6 +283,7 @@ int main(void)
         ok(fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == 0 && (st.st_mode & 07777) == 0700,
            "the base is root 0700");
         close(fd);
+        test_recorded_bases();
         test_instances(s);
         test_state(s);
         test_sweep(s);

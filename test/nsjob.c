@@ -329,6 +329,11 @@ int main(void)
 
     snprintf(D, sizeof(D), "%s", dir);
     snprintf(base, sizeof(base), "%s/base", dir);
+    {
+        char run[512];
+        snprintf(run, sizeof(run), "%s/run", dir);
+        instance_set_rundir(run);
+    }
     make_host_tree();
     if (!(s = instance_store_open(base, true, &e))) {
         ok(0, "the instance store opens: %s", e.text);
