@@ -572,6 +572,32 @@ int instance_state_read(struct instance_store *s, uint32_t job_id, struct job_st
     return rc;
 }
 
+bool instance_job_marked(struct instance_store *s, uint32_t job_id, const char *name)
+{
+    struct instance_job job;
+    struct stat st;
+    bool marked;
+
+    if (instance_job_open(s, job_id, false, &job, NULL) < 0)
+        return false;
+    marked = fstatat(job.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    instance_job_close(&job);
+    return marked;
+}
+
+void instance_job_mark(struct instance_store *s, uint32_t job_id, const char *name)
+{
+    struct instance_job job;
+    int fd;
+
+    if (instance_job_open(s, job_id, false, &job, NULL) < 0)
+        return;
+    fd = openat(job.dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    instance_job_close(&job);
+}
+
 /* --- pins --------------------------------------------------------------------------------- */
 
 static int pin_open_at(int jobfd)

@@ -87,6 +87,10 @@ int instance_state_read(struct instance_store *s, uint32_t job_id, struct job_st
                         struct err *e);
 void job_state_clear(struct job_state *st);
 
+/* A root-only marker NAME in the job's directory, for work done once per job (a step's resize). */
+bool instance_job_marked(struct instance_store *s, uint32_t job_id, const char *name);
+void instance_job_mark(struct instance_store *s, uint32_t job_id, const char *name);
+
 /* Open the job's pin and check that it is a live mount namespace; -1 with ENOENT if not. */
 int instance_pin_open(struct instance_store *s, uint32_t job_id, struct err *e);
 

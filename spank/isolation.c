@@ -517,11 +517,17 @@ static void step_prepare_fallback(spank_t sp, uint32_t job_id, uid_t uid, gid_t 
 }
 
 /* The prolog does not know the job's memory, so it sized "N%" tmpfs instances from the node's;
- * every step sets them from the job's (the same size again is a cheap no-op). */
-static void step_resize_tmpfs(spank_t sp)
+ * the job's first step sets them from the job's, and leaves a marker so later steps do not pay
+ * for it again (a fork of slurmstepd, milliseconds). */
+static void step_resize_tmpfs(spank_t sp, struct instance_store *s, uint32_t job_id)
 {
     uint64_t mem = job_mem_bytes(sp);
+    char marker[64];
     struct err e;
+
+    snprintf(marker, sizeof(marker), "resized-%" PRIu64, mem);
+    if (!mem || !g.state.resize || instance_job_marked(s, job_id, marker))
+        return;
 
     for (char **v = g.state.resize; mem && v && *v; v++) {
         char *path = NULL;
@@ -529,9 +535,12 @@ static void step_resize_tmpfs(spank_t sp)
         if (!path || *path != ' ' || pct == 0 || pct > 100)
             continue;
         uint64_t bytes = (mem / 100 * pct) & ~(uint64_t)4095;
-        if (nsjob_resize_tmpfs(g.nsfd, path + 1, bytes ? bytes : 4096, &e) < 0)
+        if (nsjob_resize_tmpfs(g.nsfd, path + 1, bytes ? bytes : 4096, &e) < 0) {
             log_warn("%s keeps the size it got from the node's memory: %s", path + 1, e.text);
+            return;
+        }
     }
+    instance_job_mark(s, job_id, marker);
 }
 
 static void step_fail_profile(uint32_t job_id)
@@ -573,7 +582,7 @@ static void step_prepare(spank_t sp)
     else if ((g.isolate = g.state.isolated))
         g.nsfd = instance_pin_open(s, job_id, &e);
     if (g.nsfd >= 0)
-        step_resize_tmpfs(sp);
+        step_resize_tmpfs(sp, s, job_id);
     if (g.isolate && g.nsfd < 0)
         step_prepare_fallback(sp, job_id, uid, gid);
     instance_store_close(s);
