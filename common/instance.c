@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -738,6 +739,50 @@ static int release_users(struct instance_store *s, uint32_t job_id, struct err *
     return rc;
 }
 
+/* Tearing a job's namespace down frees its tmpfs instances, which takes the kernel tens of
+ * milliseconds per GiB. A child enters the namespace before the pin goes (a task inside keeps it
+ * alive) and leaves it once we are done, so the teardown happens in the child, not the epilog.
+ * Returns the write end the child waits on (close it to let the child go), or -1. */
+static int linger_in(int jobfd)
+{
+    int nsfd = pin_open_at(jobfd), ready[2], go[2];
+    char c;
+    pid_t pid;
+
+    if (nsfd < 0)
+        return -1;
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        close(nsfd);
+        return -1;
+    }
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        close(ready[0]);
+        close(ready[1]);
+        close(nsfd);
+        return -1;
+    }
+    if ((pid = fork()) == 0) {
+        close(ready[0]);
+        close(go[1]);
+        if (setns(nsfd, CLONE_NEWNS) == 0 && write(ready[1], "", 1) == 1)
+            while (read(go[0], &c, 1) < 0 && errno == EINTR)
+                ;
+        _exit(0);
+    }
+    close(nsfd);
+    close(ready[1]);
+    close(go[0]);
+    /* Wait until the child is inside (or gone): then the pin is no longer the last hold. */
+    while (pid > 0 && read(ready[0], &c, 1) < 0 && errno == EINTR)
+        ;
+    close(ready[0]);
+    if (pid < 0) {
+        close(go[1]);
+        return -1;
+    }
+    return go[1];
+}
+
 static int remove_job_locked(struct instance_store *s, uint32_t job_id, struct err *e)
 {
     char name[16];
@@ -746,8 +791,9 @@ static int remove_job_locked(struct instance_store *s, uint32_t job_id, struct e
     job_name(job_id, name, sizeof(name));
     if ((jobs = open_sub(s, "job", e)) < 0)
         return -1;
-    int jfd = safe_open_dir_at(jobs, name, NULL);
+    int jfd = safe_open_dir_at(jobs, name, NULL), linger = -1;
     if (jfd >= 0) {
+        linger = linger_in(jfd);
         rc = unmount_at(jfd, "ns", e);
         close(jfd);
     }
@@ -756,6 +802,8 @@ static int remove_job_locked(struct instance_store *s, uint32_t job_id, struct e
     if (rc == 0)
         rc = safe_remove_tree_at(jobs, name, e);
     close(jobs);
+    if (linger >= 0)
+        close(linger);
     return rc;
 }
 
