@@ -3,15 +3,16 @@
 # plugin and the benchmark programs, the policy every benchmark runs, and statistics of
 # samples timed in shell.
 #
-# Knobs: BENCH_BUILD (the build directory, default /var/lib/spank-isolation-bench/build; not
-# under /tmp, which jobs see privately), BENCH_SCRATCH (parent of each run's scratch
-# directory, default /var/lib/spank-isolation-bench), BENCH_QUICK (set: fewer runs, for trying
-# the scripts; the numbers are then not the ones to publish).
+# Knobs: BENCH_BUILD (the build directory; default /var/lib/spank-isolation-bench/build-N, one
+# per source tree; not under /tmp, which jobs see privately), BENCH_SCRATCH (parent of the
+# build and of each run's scratch directory, default /var/lib/spank-isolation-bench),
+# BENCH_QUICK (set: fewer runs, for trying the scripts; the numbers are then not the ones to
+# publish).
 set -uo pipefail
 
 bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${BENCH_SCRATCH:=/var/lib/spank-isolation-bench}"
-: "${BENCH_BUILD:=$BENCH_SCRATCH/build}"
+: "${BENCH_BUILD:=$BENCH_SCRATCH/build-$(printf '%s' "$bench_top" | cksum | cut -d' ' -f1)}"
 BENCH_BIN=$BENCH_BUILD/bench
 
 bench_die() {
@@ -23,31 +24,50 @@ bench_need_root() {
     [ "$(id -u)" = 0 ] || bench_die "needs root (mount namespaces, a private Slurm)"
 }
 
+# bench_locked CMD...: CMD under the build directory's lock (two runs from one tree build in
+# turn); a bench_die in CMD ends the caller too.
+bench_locked() {
+    (flock 9 || bench_die "cannot lock $BENCH_BUILD" && "$@") 9>>"$BENCH_BUILD/.bench.lock" ||
+        exit 2
+}
+
 # bench_build: configure (bootstrapping autotools in a fresh clone) and make, out of tree;
 # once per bench/run (BENCH_BUILT is then set).
 bench_build() {
-    local log=$BENCH_SCRATCH/build.log
     [ -z "${BENCH_BUILT:-}" ] || return 0
     (umask 022 && mkdir -p "$BENCH_SCRATCH" "$BENCH_BUILD" "$BENCH_BIN") ||
         bench_die "cannot create $BENCH_BUILD"
+    bench_locked build_locked
+    export BENCH_BUILT=1
+}
+
+build_locked() {
+    local log=$BENCH_BUILD/bench-build.log
     : >"$log"
     if [ ! -x "$bench_top/configure" ]; then
         (cd "$bench_top" && autoreconf -fi) >>"$log" 2>&1 || bench_die "autoreconf failed: see $log"
+    fi
+    if [ -f "$BENCH_BUILD/Makefile" ] &&
+        ! grep -qxF "abs_top_srcdir = $bench_top" "$BENCH_BUILD/Makefile"; then
+        bench_die "$BENCH_BUILD is the build of another source tree; set BENCH_BUILD"
     fi
     if [ ! -f "$BENCH_BUILD/Makefile" ]; then
         (cd "$BENCH_BUILD" && "$bench_top/configure" -q) >>"$log" 2>&1 ||
             bench_die "configure failed: see $log"
     fi
     make -C "$BENCH_BUILD" -j"$(nproc)" -s >>"$log" 2>&1 || bench_die "make failed: see $log"
-    export BENCH_BUILT=1
 }
 
 # bench_compile NAME [EXTRA...]: bench/src/NAME.c with bench.c, against the plugin's libcommon,
 # into $BENCH_BIN/NAME, when a source is newer than it.
 bench_compile() {
+    (umask 022 && mkdir -p "$BENCH_BIN") || bench_die "cannot create $BENCH_BIN"
+    bench_locked compile_locked "$@"
+}
+
+compile_locked() {
     local name=$1 out=$BENCH_BIN/$1 src=$bench_top/bench/src
     shift
-    (umask 022 && mkdir -p "$BENCH_BIN") || bench_die "cannot create $BENCH_BIN"
     if [ -x "$out" ] && [ "$out" -nt "$src/$name.c" ] && [ "$out" -nt "$src/bench.c" ] &&
         [ "$out" -nt "$src/bench.h" ] && [ "$out" -nt "$BENCH_BUILD/.libs/libcommon.a" ]; then
         return 0

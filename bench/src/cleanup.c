@@ -9,8 +9,7 @@
  *    before either is timed (then the disk's block freeing is timed too).
  * 2. A job whose /dev/shm (a tmpfs made inside the job's namespace) holds SHM MiB, against the
  *    same epilog with an empty /dev/shm, and against umount(2) of a plain tmpfs holding as much:
- *    the kernel's share, freeing the pages. A third job emulates a fix: a child holds the last
- *    reference to the namespace, so the epilog returns before the pages are freed.
+ *    the kernel's share, freeing the pages (since ef68f19 the epilog leaves that to a child).
  *
  * Every run does A and B in turn, the first one alternating.
  *
@@ -209,43 +208,6 @@ static void fill_job_shm(struct instance_store *s, uint32_t job)
         die("could not fill the job's /dev/shm");
 }
 
-/* The fix proposed for the teardown, emulated: a child holds a reference to the job's namespace
- * while the epilog runs, so the epilog's unpin is not the last reference and the kernel frees
- * the tmpfs when the child lets go, off the epilog's path. Returns the epilog's time; the
- * child's release is timed into *RELEASE. */
-static uint64_t epilog_deferred(struct instance_store *s, uint32_t job, uint64_t *release)
-{
-    struct err e;
-    int pin = instance_pin_open(s, job, &e), go[2], done[2];
-    uint64_t t, dt;
-    pid_t pid;
-
-    must(pin);
-    must(pipe2(go, O_CLOEXEC));
-    must(pipe2(done, O_CLOEXEC));
-    must(pid = fork());
-    if (pid == 0) {
-        char c;
-        close(go[1]);
-        if (read(go[0], &c, 1) < 0)
-            _exit(1);
-        t = now_ns();
-        close(pin); /* the last reference: the namespace and its tmpfs go here */
-        t = now_ns() - t;
-        _exit(write(done[1], &t, sizeof(t)) == sizeof(t) ? 0 : 1);
-    }
-    close(pin);
-    close(go[0]);
-    close(done[1]);
-    dt = epilog(job);
-    close(go[1]);
-    if (read(done[0], release, sizeof(*release)) != sizeof(*release))
-        die("the releasing child failed");
-    close(done[0]);
-    waitpid(pid, NULL, 0);
-    return dt;
-}
-
 static uint64_t plain_tmpfs(void)
 {
     char mp[4096];
@@ -266,34 +228,27 @@ static uint64_t plain_tmpfs(void)
 
 static void bench_shm(unsigned runs)
 {
-    struct samples full = {0}, empty = {0}, plain = {0}, deferred = {0}, release = {0};
+    struct samples full = {0}, empty = {0}, plain = {0};
 
-    for (unsigned r = 0; r <= runs; r++) {
-        uint32_t job = 3000 + 3 * r;
-        struct instance_store *s = setup(job), *s2;
-        uint64_t tf, te, tp, td, tr;
+    for (unsigned r = 0; r <= runs; r++) { /* run 0 warms up */
+        uint32_t job = 3000 + 2 * r;
+        struct instance_store *s = setup(job);
+        uint64_t tf, te, tp;
         fill_job_shm(s, job);
         instance_store_close(s);
         instance_store_close(setup(job + 1));
-        s2 = setup(job + 2);
-        fill_job_shm(s2, job + 2);
         tp = plain_tmpfs();
         if (r % 2) {
             tf = epilog(job);
             te = epilog(job + 1);
-            td = epilog_deferred(s2, job + 2, &tr);
         } else {
-            td = epilog_deferred(s2, job + 2, &tr);
             te = epilog(job + 1);
             tf = epilog(job);
         }
-        instance_store_close(s2);
         if (r > 0) {
             samples_add(&full, tf);
             samples_add(&empty, te);
             samples_add(&plain, tp);
-            samples_add(&deferred, td);
-            samples_add(&release, tr);
         }
     }
     uint64_t mf = samples_median(&full), me = samples_median(&empty);
@@ -304,15 +259,6 @@ static void bench_shm(unsigned runs)
     printf("| umount(2) of a plain tmpfs holding %u MiB (the kernel's share) | %s | %s | | | | | "
            "| | %zu |\n",
            shm_mib, NS(samples_median(&plain)), NS(samples_pct(&plain, 90)), plain.n);
-    uint64_t md = samples_median(&deferred);
-    printf("| epilog, /dev/shm holding %u MiB, last reference let go by a child (proposed fix, "
-           "emulated) | %s | %s | the same, empty | %s | %s | %.2fx | under 10 ms | %s | %zu |\n",
-           shm_mib, NS(md), NS(samples_pct(&deferred, 90)), NS(me), NS(samples_pct(&empty, 90)),
-           RATIO(md, me), md < 10000000 ? "met" : "missed", deferred.n);
-    printf("| ...the child's release, off the epilog's path | %s | %s | | | | | | | %zu |\n",
-           NS(samples_median(&release)), NS(samples_pct(&release, 90)), release.n);
-    samples_free(&deferred);
-    samples_free(&release);
     samples_free(&full);
     samples_free(&empty);
     samples_free(&plain);
