@@ -544,7 +544,9 @@ cluster_start() {
     CLUSTER_ID=${CLUSTER_DIR##*/}
     _cluster_set_traps
     chmod 0755 "$CLUSTER_DIR"
-    _cluster_holder >"$CLUSTER_DIR/owner"
+    # Written aside and renamed: an empty owner file would look like a dead cluster to a
+    # cluster_start running at the same moment, which would remove this one.
+    _cluster_holder >"$CLUSTER_DIR/owner.new" && mv -f "$CLUSTER_DIR/owner.new" "$CLUSTER_DIR/owner"
     mkdir -m 0755 "$CLUSTER_DIR/state" "$CLUSTER_DIR/spool" "$CLUSTER_DIR/log" \
         "$CLUSTER_DIR/run" "$CLUSTER_DIR/bin" || return 1
     CLUSTER_NODE=$(hostname -s)
