@@ -144,6 +144,45 @@ void instance_for_each_base(void (*fn)(const char *base, void *arg), void *arg)
     fclose(f);
 }
 
+struct cleanup {
+    uint32_t job_id;
+    const char *done; /* the base already cleaned */
+    int rc;
+};
+
+static void cleanup_under(const char *base, void *arg)
+{
+    struct cleanup *c = arg;
+    struct instance_store *s;
+    struct err e;
+
+    if (c->done && strcmp(base, c->done) == 0)
+        return;
+    if ((s = instance_store_open(base, false, &e))) {
+        if (instance_job_remove(s, c->job_id, &e) < 0) {
+            log_error("job %" PRIu32 ": cannot remove its instances under %s: %s", c->job_id,
+                      base, e.text);
+            c->rc = -1;
+        }
+        instance_store_close(s);
+    } else if (errno != ENOENT) {
+        log_error("job %" PRIu32 ": %s", c->job_id, e.text);
+        c->rc = -1;
+    }
+}
+
+int instance_job_cleanup(const char *base, uint32_t job_id)
+{
+    struct cleanup c = {job_id, NULL, 0};
+
+    if (base) {
+        cleanup_under(base, &c);
+        c.done = base;
+    }
+    instance_for_each_base(cleanup_under, &c);
+    return c.rc;
+}
+
 struct instance_store *instance_store_open(const char *base, bool setup, struct err *e)
 {
     struct instance_store *s = calloc(1, sizeof(*s));

@@ -429,50 +429,23 @@ out:
     return rc;
 }
 
-struct cleanup {
-    uint32_t job_id;
-    const char *done; /* the policy's base, already cleaned */
-};
-
-static void cleanup_under(const char *base, void *arg)
-{
-    struct cleanup *c = arg;
-    struct instance_store *s;
-    struct err e;
-
-    if (c->done && strcmp(base, c->done) == 0)
-        return;
-    if ((s = instance_store_open(base, false, &e))) {
-        if (instance_job_remove(s, c->job_id, &e) < 0)
-            log_error("job %" PRIu32 ": cannot remove its instances under %s: %s", c->job_id,
-                      base, e.text);
-        instance_store_close(s);
-    } else if (errno != ENOENT) {
-        log_error("job %" PRIu32 ": %s", c->job_id, e.text);
-    }
-}
-
 /* Clean up under the policy's base and under every base a prolog recorded: a policy that broke,
  * stopped being trusted or moved its base since the job started must not leave the job's files
  * behind. Each base must still pass the store's checks before anything in it is touched. */
 int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 {
-    struct cleanup c = {0};
     struct policy *p;
     struct err e;
+    uint32_t job_id;
     uid_t uid;
     gid_t gid;
 
-    if (configure(ac, av) < 0 || get_job(sp, &c.job_id, &uid, &gid) < 0)
+    if (configure(ac, av) < 0 || get_job(sp, &job_id, &uid, &gid) < 0)
         return 0;
-    if ((p = load_policy(&e))) {
-        cleanup_under(p->instance_base, &c);
-        c.done = p->instance_base;
-    } else {
-        log_error("job %" PRIu32 ": %s; cleaning up under the recorded instance bases", c.job_id,
+    if (!(p = load_policy(&e)))
+        log_error("job %" PRIu32 ": %s; cleaning up under the recorded instance bases", job_id,
                   e.text);
-    }
-    instance_for_each_base(cleanup_under, &c);
+    instance_job_cleanup(p ? p->instance_base : NULL, job_id);
     policy_free(p);
     return 0;
 }

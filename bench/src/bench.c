@@ -167,32 +167,13 @@ void bench_rundir(const char *dir)
     instance_set_rundir(path);
 }
 
-struct cleanup {
-    uint32_t job_id;
-    const char *done;
-};
-
-static void cleanup_under(const char *base, void *arg)
-{
-    struct cleanup *c = arg;
-    struct instance_store *s;
-    struct err e;
-
-    if (c->done && strcmp(base, c->done) == 0)
-        return;
-    if (!(s = instance_store_open(base, false, &e)) || instance_job_remove(s, c->job_id, &e) < 0)
-        die("epilog of job %u under %s: %s", c->job_id, base, e.text);
-    instance_store_close(s);
-}
-
+/* What slurm_spank_job_epilog does after loading the policy; a failure would void the timing. */
 void bench_epilog(const char *policy_path, uint32_t job_id)
 {
     struct policy *p = bench_policy_load(policy_path);
-    struct cleanup c = {.job_id = job_id};
 
-    cleanup_under(p->instance_base, &c);
-    c.done = p->instance_base;
-    instance_for_each_base(cleanup_under, &c);
+    if (instance_job_cleanup(p->instance_base, job_id) < 0)
+        die("epilog of job %u failed", job_id);
     policy_free(p);
 }
 
