@@ -45,11 +45,11 @@ ok 0 "the cluster starts (node $CLUSTER_NODE idle after ${CLUSTER_START_SECONDS}
 test_ok "another one once it runs" cluster_add_user isoB isogrpB
 like "$(run_as isoA id -Gn)" '(^| )isogrpA( |$)' "run_as runs commands as the user, in their groups"
 test_ok "a partition for a group joined after the start admits its members" \
-    run_as isoB srun -p private true </dev/null
-test_fails "and no one else" run_as isoA srun -p private true </dev/null 2>/dev/null
+    run_as isoB srun -Q -p private true </dev/null
+test_fails "and no one else" run_as isoA srun -Q -p private true </dev/null 2>/dev/null
 
 host=$(hostname)
-is "$(run_as isoA srun -n2 hostname </dev/null)" "$host
+is "$(run_as isoA srun -Q -n2 hostname </dev/null)" "$host
 $host" "srun -n2 hostname prints two lines"
 
 # Other tests running now may share isoA's home: file names carry the cluster's id.
@@ -57,30 +57,30 @@ out=whoami.$CLUSTER_ID
 id=$(run_as isoA sbatch --parsable --wait --wrap "id -un > $out")
 ok $? "sbatch --wait --wrap succeeds (job $id)"
 is "$(cat "/home/isoA/$out" 2>&1)" isoA "the batch job ran as the user, in their home"
-is "$(job_wait "$id" 10)" COMPLETED "job_wait reports the job COMPLETED"
-is "$(cluster_node_state)" idle "the node is idle after the job"
+is "$(job_wait "$id" 60)" COMPLETED "job_wait reports the job COMPLETED"
+test_ok "the node is idle after the job" cluster_wait_idle 60
 id=$(job_run isoA --wrap 'exit 3')
 is "$? $(job_state "$id")" "3 FAILED" "job_run returns the job's exit status"
 
-is "$(run_as isoA salloc -n1 srun hostname </dev/null 2>/dev/null)" "$host" \
+is "$(run_as isoA salloc -Q -n1 srun -Q hostname </dev/null 2>/dev/null)" "$host" \
     "salloc ... srun runs a step"
 test_ok "a job in the gpu partition, with --mem" \
-    run_as isoA srun -p gpu -n1 --mem=100M true </dev/null
+    run_as isoA srun -Q -p gpu -n1 --mem=100M true </dev/null
 
 if reason=$(cluster_can_mpi); then
     prog=$(cluster_mpi_program)
-    out=$(run_as isoA srun --mpi=pmix -n2 "$prog" </dev/null 2>&1)
+    out=$(run_as isoA srun -Q --mpi=pmix -n2 "$prog" </dev/null 2>&1)
     is "$out" "ranks=2 sum=3" "an MPI allreduce over 2 tasks with --mpi=pmix, and no warning"
     out=$(run_as isoA env OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader \
-        srun --mpi=pmix -n2 "$prog" </dev/null 2>&1)
+        srun -Q --mpi=pmix -n2 "$prog" </dev/null 2>&1)
     is "$out" "ranks=2 sum=3" "the same over the shared-memory transport only (btl vader)"
 else
     skip "$reason"
     skip "$reason"
 fi
 
-test_ok "srun -n32 --overcommit true" run_as isoA srun -n32 --overcommit true </dev/null
-test_ok "the node is idle again" cluster_wait_idle 10
+test_ok "srun -n32 --overcommit true" run_as isoA srun -Q -n32 --overcommit true </dev/null
+test_ok "the node is idle again" cluster_wait_idle 60
 
 test_ok "a running job left behind" leave_a_job
 if unshare -m true 2>/dev/null; then

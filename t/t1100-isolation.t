@@ -30,7 +30,7 @@ cluster_add_user isoA isogrpA && cluster_add_user isoB isogrpB || bail_out "cann
 hostns=$(iso_host_ns)
 
 # --- one job: every task and step shares the instances ------------------------------------
-out=$(run_as isoA srun -n2 -l sh -c 'readlink /proc/self/ns/mnt; echo "TMPDIR=$TMPDIR"' </dev/null | sort)
+out=$(run_as isoA srun -Q -n2 -l sh -c 'readlink /proc/self/ns/mnt; echo "TMPDIR=$TMPDIR"' </dev/null | sort)
 ns0=$(sed -n 's/^0: \(mnt:.*\)/\1/p' <<<"$out")
 ns1=$(sed -n 's/^1: \(mnt:.*\)/\1/p' <<<"$out")
 ok $([ -n "$ns0" ] && [ "$ns0" = "$ns1" ]; echo $?) "both tasks of a step are in one mount namespace"
@@ -63,11 +63,11 @@ idA=$(run_as isoA sbatch --parsable -o /home/isoA/holdA.out --wrap "$holdA")
 wait_for 60 test -s /home/isoA/ready
 pidA=$(cat /home/isoA/ready 2>/dev/null)
 ok $([ -n "$pidA" ]; echo $?) "user A's job is running and has written its files (job $idA)"
-seen=$(run_as isoB srun -n1 ls -A /tmp /var/tmp /dev/shm </dev/null 2>&1)
+seen=$(run_as isoB srun -Q -n1 ls -A /tmp /var/tmp /dev/shm </dev/null 2>&1)
 unlike "$seen" 'secretA' "user B sees none of A's files in /tmp, /var/tmp, /dev/shm"
-seen=$(run_as isoB srun -n1 cat "/proc/$pidA/root/tmp/secretA" </dev/null 2>&1)
+seen=$(run_as isoB srun -Q -n1 cat "/proc/$pidA/root/tmp/secretA" </dev/null 2>&1)
 like "$seen" 'Permission denied' "user B cannot go through A's task's /proc/PID/root"
-seen=$(run_as isoB srun -n1 ls -A "$ISO_BASE" </dev/null 2>&1)
+seen=$(run_as isoB srun -Q -n1 ls -A "$ISO_BASE" </dev/null 2>&1)
 unlike "$seen" '(^|[^a-z])(job|user|\.lock)($|[^a-z])' "user B cannot list the instance base"
 test_fails "user B cannot read A's instance from the node either" \
     run_as isoB sh -c "cat $ISO_BASE/job/$idA/tmp/secretA"
@@ -81,14 +81,14 @@ hold='echo mine >/tmp/marker.$SLURM_JOB_ID; echo $$ >ready
 for i in $(seq 300); do [ -e go ] && break; sleep 0.2; done'
 id1=$(run_as isoA sbatch --parsable -o /dev/null --wrap "$hold")
 wait_for 60 test -s /home/isoA/ready
-other=$(run_as isoA srun -n1 ls /tmp </dev/null)
+other=$(run_as isoA srun -Q -n1 ls /tmp </dev/null)
 unlike "$other" "marker" "scope: job: two jobs of one user get different /tmp instances"
 touch /home/isoA/go
 job_wait "$id1" 60 >/dev/null
 rm -f /home/isoA/go /home/isoA/ready
 id2=$(run_as isoA sbatch --parsable -o /dev/null --isolation=shared-tmp --wrap "$hold")
 wait_for 60 test -s /home/isoA/ready
-other=$(run_as isoA srun -n1 --isolation=shared-tmp ls /tmp </dev/null)
+other=$(run_as isoA srun -Q -n1 --isolation=shared-tmp ls /tmp </dev/null)
 like "$other" "marker.$id2" "scope: user: two jobs of one user share one /tmp instance"
 touch /home/isoA/go
 job_wait "$id2" 60 >/dev/null
@@ -96,7 +96,7 @@ job_wait "$id2" 60 >/dev/null
 # --- MPI --------------------------------------------------------------------------------------
 if reason=$(cluster_can_mpi); then
     prog=$(cluster_mpi_program)
-    mpi=$(run_as isoA srun --mpi=pmix -n2 "$prog" </dev/null 2>&1)
+    mpi=$(run_as isoA srun -Q --mpi=pmix -n2 "$prog" </dev/null 2>&1)
     like "$mpi" 'sum=3' "an Open MPI allreduce over 2 ranks gives the right sum under isolation"
     unlike "$mpi" 'shared memory|system call failed' "...with no shared-memory warning"
 else
@@ -109,13 +109,13 @@ is "$(run_as isoA srun -Q --mem=200M df -k --output=size /dev/shm </dev/null | t
     102400 "/dev/shm of size 50% is half the job's memory (200M), not the node's"
 
 # --- many tasks -------------------------------------------------------------------------------
-many=$(run_as isoA srun -n32 --overcommit readlink /proc/self/ns/mnt </dev/null | sort | uniq -c)
+many=$(run_as isoA srun -Q -n32 --overcommit readlink /proc/self/ns/mnt </dev/null | sort | uniq -c)
 like "$many" '^ *32 mnt:' "32 tasks of one step all enter the same namespace"
 
 # --- nothing left -----------------------------------------------------------------------------
 wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
 left=$(iso_leftovers)
 is "$left" "" "after the jobs, no instance, pin or mount is left under the instance base"
-is "$(cluster_node_state)" idle "the node is idle"
+test_ok "the node is idle" cluster_wait_idle 60
 
 done_testing

@@ -127,5 +127,5 @@ rm -rf /tmp/isoA /var/tmp/isoA /dev/shm/isoA
 
 wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
 is "$(iso_leftovers)" "" "nothing is left under the instance base"
-is "$(cluster_node_state)" idle "the node is idle"
+test_ok "the node is idle" cluster_wait_idle 60
 done_testing

@@ -51,5 +51,5 @@ scancel "$id"
 is "$(job_wait "$id" 60)" CANCELLED "the job is cancelled"
 wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
 is "$(iso_leftovers)" "" "its epilog removed what its tasks built"
-is "$(cluster_node_state)" idle "the node is idle"
+test_ok "the node is idle" cluster_wait_idle 60
 done_testing

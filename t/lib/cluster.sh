@@ -18,6 +18,8 @@
 # Node:   cluster_node_state      idle, allocated, mixed, completing, drained...
 #         cluster_node_reason     why it is drained or down
 #         cluster_wait_idle [SECONDS]        cluster_resume_node (after a failed prolog)
+#         cluster_node_settled [SECONDS] (the state once `completing` is over)
+#         node_stays_up DESCRIPTION (TAP: settled, and not drained or down)
 # Daemons: cluster_log slurmd|slurmctld|munged (a log's path)   cluster_pids   cluster_dump_logs
 # MPI:    cluster_can_mpi (like cluster_can_run)   cluster_mpi_program (path of an allreduce)
 # Misc:   wait_for SECONDS CMD...  (polls CMD)     mounts_under DIR (mount points at or under)
@@ -429,7 +431,16 @@ _cluster_spawn_munged() {
     CLUSTER_MUNGED_PID=$!
 }
 
-_cluster_node_is_idle() { [ "$(cluster_node_state)" = idle ]; }
+# Idle: no job, no epilog. Slurm 23.02+ says `planned` for an idle node that backfill holds for a
+# pending job; it runs nothing either.
+_cluster_node_is_idle() {
+    case $(cluster_node_state) in idle | planned) return 0 ;; esac
+    return 1
+}
+
+_cluster_node_left_completing() {
+    case $(cluster_node_state) in "" | *complet*) return 1 ;; esac
+}
 
 _cluster_daemons_alive() {
     local name pid
@@ -810,6 +821,32 @@ cluster_wait_idle() {
     diag "cluster_wait_idle: node $CLUSTER_NODE is '$(cluster_node_state)' after ${1:-30} s" \
         "($(cluster_node_reason))"
     return 1
+}
+
+# cluster_node_settled [SECONDS]: waits (60 s by default) until the node has left `completing`
+# (every epilog done), then prints its state; fails if it has not left it by then. Slurm's speed
+# differs between machines and releases: read the node's state through this, never once.
+cluster_node_settled() {
+    local ok=0
+    wait_for "${1:-60}" _cluster_node_left_completing || ok=1
+    cluster_node_state
+    [ "$ok" -eq 0 ] ||
+        diag "cluster_node_settled: node $CLUSTER_NODE still '$(cluster_node_state)' after ${1:-60} s"
+    return "$ok"
+}
+
+# node_stays_up DESCRIPTION: a TAP check that, once the node has left `completing`, it is not
+# drained, draining or down: what "a failed job does not drain the node" means.
+node_stays_up() {
+    local state
+    state=$(cluster_node_settled 60)
+    case $state in
+    "" | *complet* | *drain* | *drng* | *down* | *fail*)
+        ok 1 "$1"
+        diag "node $CLUSTER_NODE is '$state' ($(cluster_node_reason))"
+        ;;
+    *) ok 0 "$1" ;;
+    esac
 }
 
 # cluster_resume_node: back to service after a drain (a failed prolog or epilog drains it).
