@@ -14,21 +14,17 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "instance.h"
+#include "instance_int.h"
 #include "log.h"
 #include "safefs.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
 #endif
-
-struct instance_store {
-    char *path;
-    int fd;
-    int lockfd;
-};
 
 static void fd_path(int fd, char *buf, size_t size)
 {
@@ -207,6 +203,9 @@ struct instance_store *instance_store_open(const char *base, bool setup, struct 
         if ((d = safe_mkdir_at(fd, "user", 0700, 0, 0, e)) < 0)
             goto fail;
         close(d);
+        if ((d = safe_mkdir_at(fd, "trash", 0700, 0, 0, e)) < 0)
+            goto fail;
+        close(d);
         record_base(base);
     }
     return s;
@@ -280,14 +279,14 @@ void instance_name(const char *path, char *buf, size_t size)
     buf[off] = '\0';
 }
 
-static void job_name(uint32_t job_id, char *buf, size_t size)
+void store_job_name(uint32_t job_id, char *buf, size_t size)
 {
     snprintf(buf, size, "%" PRIu32, job_id);
 }
 
 /* --- jobs --------------------------------------------------------------------------------- */
 
-static int open_sub(struct instance_store *s, const char *name, struct err *e)
+int store_open_sub(struct instance_store *s, const char *name, struct err *e)
 {
     return safe_open_dir_at(s->fd, name, e);
 }
@@ -300,8 +299,8 @@ int instance_job_open(struct instance_store *s, uint32_t job_id, bool create,
 
     job->job_id = job_id;
     job->dirfd = -1;
-    job_name(job_id, name, sizeof(name));
-    if ((jobs = open_sub(s, "job", e)) < 0)
+    store_job_name(job_id, name, sizeof(name));
+    if ((jobs = store_open_sub(s, "job", e)) < 0)
         return -1;
     fd = create ? safe_mkdir_at(jobs, name, 0700, 0, 0, e) : safe_open_dir_at(jobs, name, e);
     close(jobs);
@@ -325,7 +324,7 @@ static int open_user_dir(struct instance_store *s, uid_t uid, bool create, struc
     int users, fd, jobs;
 
     snprintf(name, sizeof(name), "%lu", (unsigned long)uid);
-    if ((users = open_sub(s, "user", e)) < 0)
+    if ((users = store_open_sub(s, "user", e)) < 0)
         return -1;
     fd = create ? safe_mkdir_at(users, name, 0700, 0, 0, e) : safe_open_dir_at(users, name, e);
     close(users);
@@ -344,7 +343,7 @@ static int add_user_ref(int userfd, uint32_t job_id, struct err *e)
     char name[16];
     int jobs, fd;
 
-    job_name(job_id, name, sizeof(name));
+    store_job_name(job_id, name, sizeof(name));
     if ((jobs = safe_open_dir_at(userfd, "jobs", e)) < 0)
         return -1;
     fd = openat(jobs, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -689,10 +688,9 @@ static int unmount_at(int dirfd, const char *name, struct err *e)
 
 /* --- removal ------------------------------------------------------------------------------ */
 
-/* BASE/NAME opened for listing; NULL with errno ENOENT when it does not exist. */
-static DIR *list_sub(struct instance_store *s, const char *name, struct err *e)
+DIR *store_list_sub(struct instance_store *s, const char *name, struct err *e)
 {
-    int fd = open_sub(s, name, e);
+    int fd = store_open_sub(s, name, e);
     DIR *d;
 
     if (fd < 0)
@@ -704,8 +702,9 @@ static DIR *list_sub(struct instance_store *s, const char *name, struct err *e)
     return d;
 }
 
-/* Detach the tmpfs instances of a user and remove the directory. */
-static int remove_user_dir(int users, const char *uidname, struct err *e)
+/* Detach the tmpfs instances of a user and move the directory into the trash. */
+static int trash_user_dir(struct instance_store *s, struct trash *t, int users, const char *uidname,
+                          struct err *e)
 {
     int fd = safe_open_dir_at(users, uidname, e);
     int rc = 0;
@@ -724,7 +723,7 @@ static int remove_user_dir(int users, const char *uidname, struct err *e)
                 rc = -1;
     closedir(d);
     if (rc == 0)
-        rc = safe_remove_tree_at(users, uidname, e);
+        rc = trash_move(s, t, users, uidname, e);
     return rc;
 }
 
@@ -746,18 +745,19 @@ static bool dir_is_empty(int dirfd, const char *name)
     return empty;
 }
 
-/* Drop JOB's reference in every user directory (JOB_ID 0: drop none), and remove the instances
- * of users whose jobs/ has become empty. */
-static int release_users(struct instance_store *s, uint32_t job_id, struct err *e)
+/* Drop JOB's reference in every user directory (JOB_ID 0: drop none), and move the instances
+ * of users whose jobs/ has become empty into the trash. */
+static int release_users(struct instance_store *s, struct trash *t, uint32_t job_id,
+                         struct err *e)
 {
     char jname[16];
-    DIR *d = list_sub(s, "user", e);
+    DIR *d = store_list_sub(s, "user", e);
     int rc = 0;
     struct dirent *de;
 
     if (!d)
         return errno == ENOENT ? 0 : -1;
-    job_name(job_id, jname, sizeof(jname));
+    store_job_name(job_id, jname, sizeof(jname));
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
@@ -771,7 +771,7 @@ static int release_users(struct instance_store *s, uint32_t job_id, struct err *
         if (jobs >= 0)
             close(jobs);
         close(ufd);
-        if (last && remove_user_dir(dirfd(d), de->d_name, rc ? NULL : e) < 0)
+        if (last && trash_user_dir(s, t, dirfd(d), de->d_name, rc ? NULL : e) < 0)
             rc = -1;
     }
     closedir(d);
@@ -822,56 +822,113 @@ static int linger_in(int jobfd)
     return go[1];
 }
 
-static int remove_job_locked(struct instance_store *s, uint32_t job_id, struct err *e)
+/* Unpin the job, drop its user references and move its directory into the trash: all that
+ * must be done under the store lock, and all quick. */
+static int detach_job_locked(struct instance_store *s, struct trash *t, uint32_t job_id,
+                             int *linger, struct err *e)
 {
     char name[16];
     int jobs, rc = 0;
 
-    job_name(job_id, name, sizeof(name));
-    if ((jobs = open_sub(s, "job", e)) < 0)
-        return -1;
-    int jfd = safe_open_dir_at(jobs, name, NULL), linger = -1;
+    store_job_name(job_id, name, sizeof(name));
+    if ((jobs = store_open_sub(s, "job", e)) < 0)
+        return errno == ENOENT ? 0 : -1;
+    int jfd = safe_open_dir_at(jobs, name, NULL);
     if (jfd >= 0) {
-        linger = linger_in(jfd);
+        if (*linger < 0)
+            *linger = linger_in(jfd);
         rc = unmount_at(jfd, "ns", e);
         close(jfd);
     }
-    if (release_users(s, job_id, rc ? NULL : e) < 0)
+    if (release_users(s, t, job_id, rc ? NULL : e) < 0)
         rc = -1;
     if (rc == 0)
-        rc = safe_remove_tree_at(jobs, name, e);
+        rc = trash_move(s, t, jobs, name, e);
     close(jobs);
+    return rc;
+}
+
+/* Everything of the job into the trash under the lock, then emptied without it: removing a
+ * million files must not stall other jobs' starts. */
+int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e)
+{
+    struct trash t = {0};
+    int linger = -1, rc;
+
+    if (instance_store_lock(s, e) < 0)
+        return -1;
+    rc = detach_job_locked(s, &t, job_id, &linger, e);
+    instance_store_unlock(s);
+    if (trash_empty(s, &t, rc ? NULL : e) < 0)
+        rc = -1;
     if (linger >= 0)
         close(linger);
     return rc;
 }
 
-int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e)
+bool instance_job_exists(struct instance_store *s, uint32_t job_id)
 {
-    int rc;
+    struct instance_job job;
+
+    if (instance_job_open(s, job_id, false, &job, NULL) < 0)
+        return false;
+    instance_job_close(&job);
+    return true;
+}
+
+/* A record is not this job's when it names another user (a job id belongs to one user), or
+ * when the job it was made for has ended (store_job_alive). */
+static bool record_is_stale(int jobfd, uid_t uid)
+{
+    struct job_state st;
+    bool stale = false;
+
+    if (read_state_at(jobfd, &st, NULL) == 0)
+        stale = st.uid != uid;
+    job_state_clear(&st);
+    return stale || store_job_alive(jobfd) == 0;
+}
+
+int instance_job_drop_stale(struct instance_store *s, uint32_t job_id, uid_t uid, struct err *e)
+{
+    struct instance_job job;
+    struct trash t = {0};
+    int linger = -1, rc = 0;
 
     if (instance_store_lock(s, e) < 0)
         return -1;
-    rc = remove_job_locked(s, job_id, e);
+    if (instance_job_open(s, job_id, false, &job, NULL) == 0) {
+        bool stale = record_is_stale(job.dirfd, uid);
+        instance_job_close(&job);
+        if (stale)
+            rc = detach_job_locked(s, &t, job_id, &linger, e) < 0 ? -1 : 1;
+    }
     instance_store_unlock(s);
+    if (trash_empty(s, &t, rc < 0 ? NULL : e) < 0 && rc >= 0)
+        rc = -1;
+    if (linger >= 0)
+        close(linger);
     return rc;
 }
 
-/* A job is stale when its namespace is gone and it was set up in an earlier boot (or never
- * finished: its builder holds the store lock until the state is written). */
+/* A job is stale when it has ended on this node (its extern step is gone and its namespace
+ * empty), or when its namespace is gone and it was set up in an earlier boot (or never finished:
+ * its builder holds the store lock until the state is written). A job that may still run is
+ * never stale. */
 static bool job_is_stale(int jobs, const char *name, const char *boot)
 {
     struct job_state st;
     int jfd = safe_open_dir_at(jobs, name, NULL);
-    int pin;
+    int pin, alive;
     bool stale;
 
     if (jfd < 0)
         return false;
-    if ((pin = pin_open_at(jfd)) >= 0) {
-        close(pin);
+    if ((alive = store_job_alive(jfd)) >= 0 || (pin = pin_open_at(jfd)) >= 0) {
+        if (alive < 0)
+            close(pin);
         close(jfd);
-        return false;
+        return alive == 0;
     }
     if (read_state_at(jfd, &st, NULL) < 0)
         stale = true;
@@ -882,10 +939,11 @@ static bool job_is_stale(int jobs, const char *name, const char *boot)
     return stale;
 }
 
-static int sweep_jobs(struct instance_store *s, struct err *e, int *removed)
+static int sweep_jobs(struct instance_store *s, struct trash *t, int *linger, struct err *e,
+                      int *removed)
 {
     char boot[40];
-    DIR *d = list_sub(s, "job", e);
+    DIR *d = store_list_sub(s, "job", e);
     int rc = 0;
     struct dirent *de;
 
@@ -898,13 +956,13 @@ static int sweep_jobs(struct instance_store *s, struct err *e, int *removed)
         if (de->d_name[0] == '.' || *end || id > UINT32_MAX)
             continue;
         /* "05" or "+5" is not job 5's directory: leave what we did not name. */
-        job_name((uint32_t)id, canon, sizeof(canon));
+        store_job_name((uint32_t)id, canon, sizeof(canon));
         if (strcmp(canon, de->d_name) != 0)
             continue;
         if (!job_is_stale(dirfd(d), de->d_name, boot))
             continue;
-        log_info("removing instances of job %lu, left by an earlier boot or a failed prolog", id);
-        if (remove_job_locked(s, (uint32_t)id, rc ? NULL : e) < 0)
+        log_info("removing instances of job %lu: it has ended, but no epilog removed them", id);
+        if (detach_job_locked(s, t, (uint32_t)id, linger, rc ? NULL : e) < 0)
             rc = -1;
         else
             (*removed)++;
@@ -916,8 +974,8 @@ static int sweep_jobs(struct instance_store *s, struct err *e, int *removed)
 /* Drop references held by jobs that no longer have a directory. */
 static int sweep_user_refs(struct instance_store *s)
 {
-    int users = open_sub(s, "user", NULL);
-    int jobs = open_sub(s, "job", NULL);
+    int users = store_open_sub(s, "user", NULL);
+    int jobs = store_open_sub(s, "job", NULL);
     DIR *d;
     struct dirent *de, *je;
 
@@ -951,14 +1009,38 @@ static int sweep_user_refs(struct instance_store *s)
 
 int instance_sweep(struct instance_store *s, struct err *e)
 {
-    int removed = 0, rc;
+    struct trash t = {0};
+    int removed = 0, linger = -1, rc;
 
     if (instance_store_lock(s, e) < 0)
         return -1;
-    rc = sweep_jobs(s, e, &removed);
+    trash_claim_leftovers(s, &t);
+    rc = sweep_jobs(s, &t, &linger, e, &removed);
     sweep_user_refs(s);
-    if (release_users(s, 0, rc ? NULL : e) < 0)
+    if (release_users(s, &t, 0, rc ? NULL : e) < 0)
         rc = -1;
     instance_store_unlock(s);
+    if (trash_empty(s, &t, rc ? NULL : e) < 0)
+        rc = -1;
+    if (linger >= 0)
+        close(linger);
     return rc < 0 ? -1 : removed;
+}
+
+bool instance_sweep_due(struct instance_store *s, int seconds)
+{
+    struct timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    struct stat st;
+    time_t t = time(NULL);
+    int fd;
+
+    if (fstatat(s->fd, ".swept", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime <= t &&
+        t - st.st_mtime < seconds)
+        return false;
+    fd = openat(s->fd, ".swept", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        futimens(fd, now);
+        close(fd);
+    }
+    return true;
 }

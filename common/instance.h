@@ -6,10 +6,13 @@
  *   BASE/job/JOBID/       root 0700
  *       ns                the pin: the job's mount namespace file bind-mounted here
  *       state             the decision (profile, uid, env, or the error the tasks must report)
+ *       holder            the job's extern step (pid, start time): the job runs while it lives
  *       NAME              scope: job disk instances, owned by the user
  *   BASE/user/UID/        root 0700
  *       NAME              scope: user instances (disk directories, or tmpfs mount points)
  *       jobs/JOBID        one reference per job of that user using them on this node
+ *   BASE/trash/           root 0700; what is being removed (moved here under the lock, removed
+ *                         after it); a dot-name is what could not be removed
  *
  * NAME is the polydir path escaped: /var/tmp -> var-tmp (see instance_name()). */
 #ifndef ISO_INSTANCE_H
@@ -99,13 +102,31 @@ void instance_job_mark(struct instance_store *s, uint32_t job_id, const char *na
 int instance_pin_open(struct instance_store *s, uint32_t job_id, struct err *e);
 
 /* Remove everything of the job: unpin, drop its user references (removing a user's instances
- * when their last job on the node ends), remove its directory. Takes the store lock. */
+ * when their last job on the node ends), remove its directory. The store lock is held only to
+ * move it all into the trash; the trash is emptied after. */
 int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e);
 
-/* Remove jobs left by an earlier boot (their pin is dead and their state names another boot id,
- * or they have no state at all), and user instances no job references. A job of this boot
- * without a namespace (profile none) is left to its epilog. Takes the store lock. Returns the
- * number of jobs removed. */
+/* Whether BASE/job/JOBID exists: a prolog that finds it faces a reused job id. */
+bool instance_job_exists(struct instance_store *s, uint32_t job_id);
+
+/* Remove the job's record and instances if they were not made for the job now running with this
+ * id: they name another UID, or the job they were made for has ended on this node. Returns 1 if
+ * it removed them, 0 if there were none or they are current, -1 on error. Takes the store lock. */
+int instance_job_drop_stale(struct instance_store *s, uint32_t job_id, uid_t uid, struct err *e);
+
+/* Record the calling process, the job's extern step, as what keeps the job alive on this node
+ * (PrologFlags=Contain): once it is gone and the namespace is empty, the job has ended. */
+int instance_job_hold(struct instance_store *s, uint32_t job_id, struct err *e);
+
+/* Remove jobs that have ended without an epilog: their extern step is gone and their namespace
+ * is empty, or (without an extern step) their pin is dead and their state names another boot id
+ * or they have no state at all. Remove user instances no job references, and empty the trash of
+ * removals that died. A job without an extern step and without a namespace (profile none) is
+ * left to its epilog. Returns the number of jobs removed. */
 int instance_sweep(struct instance_store *s, struct err *e);
+
+/* Whether SECONDS have passed since the last call that returned true (prologs sweep at most
+ * that often). */
+bool instance_sweep_due(struct instance_store *s, int seconds);
 
 #endif

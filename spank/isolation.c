@@ -38,6 +38,12 @@ SPANK_PLUGIN(isolation, 1);
 
 #define OPTION_ENV "SPANK__SLURM_SPANK_OPTION_isolation_isolation"
 
+/* Prologs look for jobs that ended without an epilog at most this often. */
+#define SWEEP_SECONDS 60
+
+/* Slurm's step id of a job's extern step (PrologFlags=Contain), from slurm.h. */
+#define EXTERN_STEP_ID 0xfffffffcU
+
 static int opt_isolation(int val, const char *optarg, int remote);
 static int parse_args(int ac, char **av);
 
@@ -403,8 +409,15 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
         rc = p->on_error == ON_ERROR_ALLOW ? 0 : -1;
         goto out;
     }
-    if (instance_sweep(s, &e) < 0)
+    if (instance_sweep_due(s, SWEEP_SECONDS) && instance_sweep(s, &e) < 0)
         log_error("sweeping stale instances: %s", e.text);
+    /* A prolog runs once per job: what is already there was left by an earlier job that had
+     * this id (a crash, a controller that lost its state), and must not reach this one. */
+    if (instance_job_exists(s, job_id)) {
+        log_info("job %" PRIu32 ": removing what an earlier job with this id left", job_id);
+        if (instance_job_remove(s, job_id, &e) < 0)
+            log_error("job %" PRIu32 ": %s", job_id, e.text);
+    }
     if (prolog_plan(p, job_id, uid, gid, &plan, &e) < 0) {
         job_record(s, job_id, uid, gid, NULL, e.text, NULL);
     } else if (!plan->isolate) {
@@ -527,6 +540,24 @@ static void step_fail_profile(uint32_t job_id)
     step_fail(job_id, why);
 }
 
+/* A record this job did not make (a reused job id whose prolog Slurm skipped, or whose epilog
+ * never ran) is removed; the job's extern step then records itself as what keeps the job
+ * alive. */
+static void step_check_record(spank_t sp, struct instance_store *s, uint32_t job_id, uid_t uid)
+{
+    uint32_t step = 0;
+    struct err e;
+    int rc = instance_job_drop_stale(s, job_id, uid, &e);
+
+    if (rc < 0)
+        log_error("job %" PRIu32 ": %s", job_id, e.text);
+    else if (rc > 0)
+        log_info("job %" PRIu32 ": removed what an earlier job with this id left", job_id);
+    if (spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == EXTERN_STEP_ID &&
+        instance_job_exists(s, job_id) && instance_job_hold(s, job_id, &e) < 0)
+        log_error("%s", e.text);
+}
+
 static void step_prepare(spank_t sp)
 {
     struct instance_store *s = NULL;
@@ -540,8 +571,9 @@ static void step_prepare(spank_t sp)
     if (!(g.policy = load_policy(&e)))
         return step_fail(job_id, e.text);
     g.allow_unisolated = g.policy->on_error == ON_ERROR_ALLOW;
-    if (!(s = instance_store_open(g.policy->instance_base, false, &e)) ||
-        instance_state_read(s, job_id, &g.state, &e) < 0) {
+    if ((s = instance_store_open(g.policy->instance_base, false, &e)))
+        step_check_record(sp, s, job_id, uid);
+    if (!s || instance_state_read(s, job_id, &g.state, &e) < 0) {
         step_prepare_fallback(sp, job_id, uid, gid);
         instance_store_close(s);
         return;

@@ -45,7 +45,7 @@ iso_cluster_start() {
 # Job directories, user instances and mounts under the base other than the base itself.
 iso_leftovers() {
     [ -d "$ISO_BASE" ] || return 0
-    (cd "$ISO_BASE" && ls -A job user 2>/dev/null | grep -v -e '^job:$' -e '^user:$' -e '^$')
+    (cd "$ISO_BASE" && ls -A job user trash 2>/dev/null | grep -v -e "^job:$" -e "^user:$" -e "^trash:$" -e "^$")
     awk -v d="$ISO_BASE" '{ if (index($5, d "/") == 1) print "mounted: " $5 }' /proc/self/mountinfo
 }
 
