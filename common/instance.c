@@ -156,8 +156,8 @@ static void cleanup_under(const char *base, void *arg)
         return;
     if ((s = instance_store_open(base, false, &e))) {
         if (instance_job_remove(s, c->job_id, &e) < 0) {
-            log_error("job %" PRIu32 ": cannot remove its instances under %s: %s", c->job_id,
-                      base, e.text);
+            log_error("job %" PRIu32 ": cannot remove its instances under %s: %s", c->job_id, base,
+                      e.text);
             c->rc = -1;
         }
         instance_store_close(s);
@@ -747,8 +747,7 @@ static bool dir_is_empty(int dirfd, const char *name)
 
 /* Drop JOB's reference in every user directory (JOB_ID 0: drop none), and move the instances
  * of users whose jobs/ has become empty into the trash. */
-static int release_users(struct instance_store *s, struct trash *t, uint32_t job_id,
-                         struct err *e)
+static int release_users(struct instance_store *s, struct trash *t, uint32_t job_id, struct err *e)
 {
     char jname[16];
     DIR *d = store_list_sub(s, "user", e);

@@ -31,7 +31,7 @@ struct trash {
     struct trash_item {
         int fd; /* the entry, open and flock()ed: no other remover takes it */
         char name[64];
-    } *items;
+    } * items;
 };
 
 /* Move DIRFD/NAME into BASE/trash under a fresh name and claim it. Store lock held. */

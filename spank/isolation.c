@@ -128,8 +128,10 @@ static bool policy_untrusted(struct err *e)
         return false; /* policy_load reports a missing file */
     if (st.st_uid == 0 && !(st.st_mode & 022) && ds.st_uid == 0 && !(ds.st_mode & 022))
         return false;
-    errprintf(e, "the isolation policy %s is not trusted: it and its directory must be owned by "
-              "root and writable by root only (chown root; chmod go-w)", g.policy_path);
+    errprintf(e,
+              "the isolation policy %s is not trusted: it and its directory must be owned by "
+              "root and writable by root only (chown root; chmod go-w)",
+              g.policy_path);
     return true;
 }
 
@@ -304,7 +306,8 @@ static int add_group(struct identity_buf *b, gid_t gid, struct err *e)
 
     errno = 0;
     if (!(gr = getgrgid(gid)))
-        return errprintf(e, "group %lu of user %s cannot be looked up in NSS (%s); the job's group "
+        return errprintf(e,
+                         "group %lu of user %s cannot be looked up in NSS (%s); the job's group "
                          "filters cannot be decided",
                          (unsigned long)gid, b->user, errno ? strerror(errno) : "no such group");
     if (!(b->names[b->nnames] = strdup(gr->gr_name)))

@@ -1,16 +1,23 @@
 /* The instance store: base checks, per-job and per-user instances, state, removal, the sweep. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "instance.h"
 #include "testfs.h"
+
+static int trash_entries(void);
 
 static char base[512];
 
@@ -249,6 +256,7 @@ static void test_hostile_removal(struct instance_store *s, const char *dir)
     snprintf(p, sizeof(p), "%s/%s/mnt", base, rel);
     mkdir(p, 0755);
     must(mount(outside, p, NULL, MS_BIND, NULL));
+    int mnt = open(p, O_PATH | O_CLOEXEC);
 
     ok(instance_job_remove(s, 70, &e) < 0 && strstr(e.text, "mount"),
        "a mount inside an instance is reported, not entered");
@@ -256,9 +264,159 @@ static void test_hostile_removal(struct instance_store *s, const char *dir)
     is_str(read_file(victim, buf, sizeof(buf)), "precious", "a symlinked file outside is intact");
     snprintf(p, sizeof(p), "%s/keep", outside);
     is_str(read_file(p, buf, sizeof(buf)), "kept", "a symlinked or mounted directory is intact");
-    snprintf(p, sizeof(p), "%s/%s/mnt", base, rel);
-    umount2(p, MNT_DETACH);
-    ok(instance_job_remove(s, 70, &e) == 0 && !exists("job/70"), "once unmounted, the rest goes");
+    ok(!exists("job/70"), "the job itself is gone from job/ (what stays is in the trash)");
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", mnt);
+    must(umount2(p, MNT_DETACH));
+    close(mnt);
+    ok(instance_sweep(s, &e) == 0 && trash_entries() == 0, "once unmounted, the sweep removes it");
+}
+
+/* Entries of BASE/trash. */
+static int trash_entries(void)
+{
+    char p[1024];
+    DIR *d;
+    struct dirent *de;
+    int n = 0;
+
+    snprintf(p, sizeof(p), "%s/trash", base);
+    if (!(d = opendir(p)))
+        return -1;
+    while ((de = readdir(d)))
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* What a remover that died leaves in the trash is removed by the next sweep; an entry another
+ * remover holds, and a dot-name the walk gave up on, are left alone. */
+static void test_trash(struct instance_store *s)
+{
+    char p[1024];
+    struct err e;
+
+    snprintf(p, sizeof(p), "%s/trash/job-90.1.2.3", base);
+    must(mkdir(p, 0700));
+    snprintf(p, sizeof(p), "%s/trash/job-90.1.2.3/tmp", base);
+    must(mkdir(p, 01777));
+    snprintf(p, sizeof(p), "%s/trash/job-90.1.2.3/tmp/file", base);
+    write_file(p, "x");
+    snprintf(p, sizeof(p), "%s/trash/job-91.1.2.3", base);
+    must(mkdir(p, 0700));
+    int held = open(p, O_RDONLY | O_DIRECTORY);
+    must(flock(held, LOCK_EX));
+    snprintf(p, sizeof(p), "%s/trash/.job-92.kept", base);
+    must(mkdir(p, 0700));
+
+    ok(instance_sweep(s, &e) == 0, "the sweep empties the trash");
+    ok(!exists("trash/job-90.1.2.3"), "...of what a remover that died left");
+    ok(exists("trash/job-91.1.2.3"), "...but not what another remover is removing");
+    ok(exists("trash/.job-92.kept"), "...nor what the walk gave up on");
+    close(held);
+    instance_sweep(s, &e);
+    ok(!exists("trash/job-91.1.2.3"), "an entry is taken once its remover has let it go");
+    snprintf(p, sizeof(p), "%s/trash/.job-92.kept", base);
+    rmdir(p);
+}
+
+/* A job record with state for UID, as a prolog leaves it. */
+static void plant_job(struct instance_store *s, uint32_t id, uid_t uid)
+{
+    struct instance_job job;
+    struct job_state st = {.profile = "strict", .uid = uid, .isolated = true};
+    struct err e;
+
+    instance_store_lock(s, &e);
+    instance_job_open(s, id, true, &job, &e);
+    instance_state_write(&job, &st, &e);
+    instance_job_close(&job);
+    instance_store_unlock(s);
+}
+
+/* Job ID's holder: a process that records itself and exits. */
+static void hold_by_dead_process(struct instance_store *s, uint32_t id)
+{
+    struct err e;
+    pid_t pid = fork();
+
+    if (pid == 0)
+        _exit(instance_job_hold(s, id, &e) < 0);
+    waitpid(pid, NULL, 0);
+}
+
+/* A process in a new mount namespace pinned as job ID's; returns its pid (kill it to empty
+ * the namespace). */
+static pid_t pin_live_namespace(uint32_t id)
+{
+    int ready[2];
+    char c, ns[64], pin[1024];
+    pid_t pid;
+
+    must(pipe(ready));
+    if ((pid = fork()) == 0) {
+        close(ready[0]);
+        if (unshare(CLONE_NEWNS) < 0 || write(ready[1], "", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    if (read(ready[0], &c, 1) != 1)
+        diag("the namespace holder did not start");
+    close(ready[0]);
+    snprintf(ns, sizeof(ns), "/proc/%ld/ns/mnt", (long)pid);
+    snprintf(pin, sizeof(pin), "%s/job/%u/ns", base, id);
+    write_file(pin, "");
+    must(mount(ns, pin, NULL, MS_BIND, NULL));
+    return pid;
+}
+
+static void test_reused_ids(struct instance_store *s)
+{
+    struct err e;
+
+    plant_job(s, 80, 1000);
+    ok(instance_job_drop_stale(s, 80, 1000, &e) == 0 && exists("job/80"),
+       "a record of the same user with no extern step is this job's");
+    is_int(instance_job_drop_stale(s, 80, 1001, &e), 1, "a record of another user is not");
+    ok(!exists("job/80") && trash_entries() == 0, "...and is removed, trash included");
+
+    plant_job(s, 81, 1000);
+    ok(instance_job_hold(s, 81, &e) == 0, "a live process records itself as the holder");
+    ok(instance_job_drop_stale(s, 81, 1000, &e) == 0 && exists("job/81"),
+       "a record whose holder lives is this job's");
+    ok(instance_sweep(s, &e) == 0 && exists("job/81"), "...and the sweep keeps it");
+    hold_by_dead_process(s, 81);
+    pid_t inside = pin_live_namespace(81);
+    ok(instance_job_drop_stale(s, 81, 1000, &e) == 0 && exists("job/81"),
+       "a holder gone while a process is in the namespace: the job still runs");
+    ok(instance_sweep(s, &e) == 0 && exists("job/81"), "...and the sweep keeps it");
+    kill(inside, SIGKILL);
+    waitpid(inside, NULL, 0);
+    is_int(instance_job_drop_stale(s, 81, 1000, &e), 1,
+           "holder gone and namespace empty: the job has ended, its record is removed");
+    ok(!exists("job/81"), "...pin and all");
+
+    plant_job(s, 82, 1000);
+    hold_by_dead_process(s, 82);
+    plant_job(s, 83, 1000);
+    is_int(instance_sweep(s, &e), 1, "the sweep removes a job that ended without an epilog");
+    ok(!exists("job/82"), "...the one whose holder is gone");
+    ok(exists("job/83"), "...not one without a holder (no PrologFlags=Contain), of this boot");
+    instance_job_remove(s, 83, &e);
+}
+
+static void test_sweep_due(struct instance_store *s)
+{
+    char p[1024];
+    struct timespec old[2] = {{1, 0}, {1, 0}};
+
+    snprintf(p, sizeof(p), "%s/.swept", base);
+    unlink(p);
+    ok(instance_sweep_due(s, 60), "the first sweep is due");
+    ok(!instance_sweep_due(s, 60), "the next one not within the minute");
+    must(utimensat(AT_FDCWD, p, old, AT_SYMLINK_NOFOLLOW));
+    ok(instance_sweep_due(s, 60), "and again once it has passed");
 }
 
 int main(void)
@@ -288,6 +446,9 @@ int main(void)
         test_state(s);
         test_sweep(s);
         test_hostile_removal(s, dir);
+        test_trash(s);
+        test_reused_ids(s);
+        test_sweep_due(s);
         instance_store_close(s);
     }
     test_base_checks(dir);
