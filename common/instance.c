@@ -960,7 +960,7 @@ static int sweep_jobs(struct instance_store *s, struct trash *t, int *linger, st
             continue;
         if (!job_is_stale(dirfd(d), de->d_name, boot))
             continue;
-        log_info("removing instances of job %lu: it has ended, but no epilog removed them", id);
+        log_warn("removing instances of job %lu: it has ended, but no epilog removed them", id);
         if (detach_job_locked(s, t, (uint32_t)id, linger, rc ? NULL : e) < 0)
             rc = -1;
         else

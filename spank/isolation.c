@@ -417,7 +417,7 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
     /* A prolog runs once per job: what is already there was left by an earlier job that had
      * this id (a crash, a controller that lost its state), and must not reach this one. */
     if (instance_job_exists(s, job_id)) {
-        log_info("job %" PRIu32 ": removing what an earlier job with this id left", job_id);
+        log_warn("job %" PRIu32 ": removing what an earlier job with this id left", job_id);
         if (instance_job_remove(s, job_id, &e) < 0)
             log_error("job %" PRIu32 ": %s", job_id, e.text);
     }
@@ -555,7 +555,7 @@ static void step_check_record(spank_t sp, struct instance_store *s, uint32_t job
     if (rc < 0)
         log_error("job %" PRIu32 ": %s", job_id, e.text);
     else if (rc > 0)
-        log_info("job %" PRIu32 ": removed what an earlier job with this id left", job_id);
+        log_warn("job %" PRIu32 ": removed what an earlier job with this id left", job_id);
     if (spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == EXTERN_STEP_ID &&
         instance_job_exists(s, job_id) && instance_job_hold(s, job_id, &e) < 0)
         log_error("%s", e.text);

@@ -22,6 +22,8 @@
 #         node_stays_up DESCRIPTION (TAP: settled, and not drained or down)
 # Daemons: cluster_log slurmd|slurmctld|munged (a log's path)   cluster_pids   cluster_dump_logs
 # MPI:    cluster_can_mpi (like cluster_can_run)   cluster_mpi_program (path of an allreduce)
+# Crashes: cluster_restart_slurmd   cluster_restart_slurmctld [--forget] (its state wiped)
+#         job_crash JOBID (SIGKILL to the job's processes and slurmstepds: no epilog runs)
 # Misc:   wait_for SECONDS CMD...  (polls CMD)     mounts_under DIR (mount points at or under)
 #
 # cluster_start options:
@@ -953,4 +955,38 @@ cluster_restart_slurmd() {
     CLUSTER_SLURMD_PID=$!
     _cluster_wait_up 30 _cluster_port_is_listening "$port" ||
         { _cluster_fail "slurmd did not listen on port $port after a restart"; return 1; }
+}
+
+# cluster_restart_slurmctld [--forget]: stop slurmctld (by its pid) and start it again, and wait
+# until the node is back. With --forget its saved state is wiped first, as a controller that lost
+# its disk: it knows no job, no epilog is ever sent for the jobs it had, and job ids start again
+# at FirstJobId.
+cluster_restart_slurmctld() {
+    local port
+    _cluster_stop_pids "$CLUSTER_SLURMCTLD_PID"
+    if [ "${1:-}" = --forget ]; then
+        rm -rf "${CLUSTER_DIR:?}/state" && mkdir -m 0755 "$CLUSTER_DIR/state" || return 1
+    fi
+    port=$(sed -n 's/^SlurmctldPort=//p' "$SLURM_CONF")
+    _cluster_spawn "$CLUSTER_DIR/log/slurmctld-restart.out" slurmctld -D -f "$SLURM_CONF"
+    CLUSTER_SLURMCTLD_PID=$!
+    _cluster_wait_up 30 _cluster_port_is_listening "$port" ||
+        { _cluster_fail "slurmctld did not listen on port $port after a restart"; return 1; }
+    cluster_wait_idle 60
+}
+
+# job_crash JOBID: SIGKILL to the job's processes on this node and to the slurmstepd processes
+# that run its steps (extern step included), as a node-side crash would: no epilog runs for it
+# while slurmctld does not know. Fails if no process of the job was found.
+job_crash() {
+    local pid parent
+    local -a pids=()
+    for pid in $(scontrol listpids "$1" 2>/dev/null | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { print $1 }'); do
+        pids+=("$pid")
+        parent=$(_cluster_stat "$pid" 4) || continue
+        [ "$(cat "/proc/$parent/comm" 2>/dev/null)" = slurmstepd ] && pids+=("$parent")
+    done
+    [ "${#pids[@]}" -gt 0 ] || { diag "job_crash: no process of job $1 found"; return 1; }
+    kill -KILL "${pids[@]}" 2>/dev/null
+    wait_for 10 _cluster_all_dead "${pids[@]}"
 }
