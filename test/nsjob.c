@@ -301,6 +301,55 @@ static void test_refusals(struct instance_store *s)
     instance_job_remove(s, 9, NULL);
 }
 
+/* Hidden paths and bind sources must be reached through directories only root may write: anyone
+ * else could rename them (mv hidden h2) or put their own tree in their place. */
+static void test_parents(struct instance_store *s)
+{
+    struct plan_path h = {.line = 4};
+    struct plan plan = {.profile = "p", .isolate = true, .hide = &h, .nhide = 1};
+    struct plan_mount m = {.type = MOUNT_BIND, .target = t_proj, .line = 5};
+    char p[600], q[600];
+    struct err e;
+
+    path_at(p, sizeof(p), "sticky/secret");
+    must(mkdir(p, 0700));
+    h.path = p;
+    ok(job_setup(s, 20, &plan, UID, UID, &e) < 0 && strstr(e.text, "hide (policy line 4)") &&
+           strstr(e.text, "sticky (owner uid 0, mode 1777) may be written by others"),
+       "a hide under a sticky world-writable directory is refused, naming it");
+    diag("%s", e.text);
+    instance_job_remove(s, 20, NULL);
+    path_at(p, sizeof(p), "home/u/not-yet");
+    ok(job_setup(s, 21, &plan, UID, UID, &e) < 0 && strstr(e.text, "chown root and chmod go-w"),
+       "a missing hide path in a user's directory is refused too (the user could make it)");
+    diag("%s", e.text);
+    instance_job_remove(s, 21, NULL);
+    path_at(p, sizeof(p), "src/A");
+    ok(job_setup(s, 22, &plan, UID, UID, &e) == 0, "a hide under root-only directories is made");
+    instance_job_remove(s, 22, NULL);
+
+    path_at(q, sizeof(q), "open");
+    must(mkdir(q, 0777));
+    must(chmod(q, 0777));
+    path_at(q, sizeof(q), "open/data");
+    must(mkdir(q, 0755));
+    plan.nhide = 0;
+    plan.mounts = &m;
+    plan.nmounts = 1;
+    m.source = q;
+    ok(job_setup(s, 23, &plan, UID, UID, &e) < 0 && strstr(e.text, "bind source (policy line 5)") &&
+           strstr(e.text, "open (owner uid 0, mode 0777)"),
+       "a bind source in a directory anyone may write is refused");
+    diag("%s", e.text);
+    instance_job_remove(s, 23, NULL);
+
+    ok(nsjob_check_parents(q, &e) < 0 && errno == EPERM, "nsjob_check_parents says the same");
+    path_at(q, sizeof(q), "src/A/a");
+    ok(nsjob_check_parents(q, &e) == 0, "...and accepts root-only directories");
+    path_at(q, sizeof(q), "no/such/dir");
+    ok(nsjob_check_parents(q, &e) == 0, "...and a path missing here (nothing more to check)");
+}
+
 static void run_on(long cpu)
 {
     cpu_set_t one;
@@ -342,6 +391,7 @@ int main(void)
     test_build(s);
     sched_setaffinity(0, sizeof(all), &all);
     test_refusals(s);
+    test_parents(s);
     instance_store_close(s);
     testfs_cleanup(dir);
     return done_testing();
