@@ -71,8 +71,8 @@ static bool next_component(const char **rest, char *comp, size_t size)
  * directory holding it belong to root, nobody else may write that directory, and it is on local
  * storage (FUSE and network file systems report whatever owner they like). Its text is read from
  * the inode that was checked, so it cannot change in between. The walk continues at that text. */
-static int follow_link(int *dirfd, int linkfd, const struct stat *st, const char *comp, char *buf,
-                       const char **rest, const char *path, struct err *e)
+static int follow_link(int *dirfd, int linkfd, const struct stat *st, const char *comp,
+                       char *buf, const char **rest, const char *path, struct err *e)
 {
     char target[PATH_MAX], joined[PATH_MAX];
     struct stat dir;
@@ -116,8 +116,8 @@ static int open_component(const struct builder *b, int dirfd, const char *comp, 
 
     if (fd < 0 && errno == ENOENT && b && is_own_mount(b, dirfd)) {
         if (mkdirat(dirfd, comp, 0755) < 0 && errno != EEXIST)
-            return errprintf_errno(e, errno, "%s: cannot create \"%s\" in the policy's tmpfs", path,
-                                   comp);
+            return errprintf_errno(e, errno, "%s: cannot create \"%s\" in the policy's tmpfs",
+                                   path, comp);
         fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0)
@@ -468,7 +468,8 @@ static int open_sources(struct builder *b, struct err *e)
         if (plan->mounts[i].type == MOUNT_BIND &&
             (path_within(b->r->instance_base, plan->mounts[i].source)))
             return errprintf(e, "bind source %s (policy line %d) contains the instance base %s",
-                             plan->mounts[i].source, plan->mounts[i].line, b->r->instance_base);
+                             plan->mounts[i].source, plan->mounts[i].line,
+                             b->r->instance_base);
         if (plan->mounts[i].type == MOUNT_BIND &&
             (b->sources[i] = open_path(NULL, plan->mounts[i].source, true, &why)) < 0)
             return errprintf(e, "bind source (policy line %d): %s", plan->mounts[i].line, why.text);

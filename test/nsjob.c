@@ -18,6 +18,7 @@
 #include "instance.h"
 #include "job.h"
 #include "nsjob.h"
+#include "resize.h"
 #include "testfs.h"
 
 #define UID 1234
@@ -350,6 +351,82 @@ static void test_parents(struct instance_store *s)
     ok(nsjob_check_parents(q, &e) == 0, "...and a path missing here (nothing more to check)");
 }
 
+/* The size of the tmpfs at PATH as a job of the namespace open on NSFD sees it. */
+static uint64_t size_inside(int nsfd, const char *path)
+{
+    int fds[2];
+    uint64_t size = 0;
+    pid_t pid;
+
+    if (pipe(fds) < 0)
+        return 0;
+    if ((pid = fork()) == 0) {
+        struct statfs sf;
+        struct err e;
+        close(fds[0]);
+        if (nsjob_enter(nsfd, &e) == 0 && statfs(path, &sf) == 0)
+            size = (uint64_t)sf.f_blocks * sf.f_bsize;
+        _exit(write(fds[1], &size, sizeof(size)) == sizeof(size) ? 0 : 1);
+    }
+    close(fds[1]);
+    if (read(fds[0], &size, sizeof(size)) != sizeof(size))
+        size = 0;
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    return size;
+}
+
+/* A scope: user "50%" tmpfs is shared by the user's jobs on the node: it is sized from their
+ * memory (the largest of their shares), never left at the node's. */
+static void test_user_tmpfs_size(struct instance_store *s)
+{
+    struct plan_polydir pd = {.path = "/dev/shm",
+                              .backing = BACKING_TMPFS,
+                              .scope = SCOPE_USER,
+                              .size_bytes = 1 << 30, /* as planned from the node's memory */
+                              .percent = 50,
+                              .line = 1};
+    struct plan plan = {.profile = "p", .isolate = true, .polydirs = &pd, .npolydirs = 1};
+    char *resize[] = {"50 user /dev/shm", NULL};
+    struct job_state st;
+    struct err e;
+    int ns1 = -1, ns2 = -1;
+
+    if (!ok(job_setup(s, 30, &plan, UID, UID, &e) == 0 &&
+                job_setup(s, 31, &plan, UID, UID, &e) == 0,
+            "two jobs of one user share a scope: user tmpfs")) {
+        diag("%s", e.text);
+        goto out;
+    }
+    ok(instance_state_read(s, 30, &st, &e) == 0 && st.resize && st.resize[0] &&
+           strcmp(st.resize[0], "50 user /dev/shm") == 0,
+       "the job's state lists the shared instance for its steps to size");
+    job_state_clear(&st);
+    ns1 = instance_pin_open(s, 30, &e);
+    ns2 = instance_pin_open(s, 31, &e);
+    is_int(size_inside(ns1, "/dev/shm"), 1 << 30, "before any step: the node-based size");
+    ok(job_resize_tmpfs(s, 30, UID, ns1, resize, 100 << 20, &e) == 0, "job 30 (100M) resizes");
+    is_int(size_inside(ns1, "/dev/shm"), 50 << 20, "...to 50%% of its memory, not the node's");
+    ok(job_resize_tmpfs(s, 31, UID, ns2, resize, 40 << 20, &e) == 0, "job 31 (40M) resizes");
+    is_int(size_inside(ns2, "/dev/shm"), 50 << 20,
+           "...but the shared instance keeps the largest live job's size");
+    instance_job_remove(s, 30, NULL);
+    ok(job_setup(s, 32, &plan, UID, UID, &e) == 0, "job 30 ends, job 32 starts");
+    close(ns1);
+    ns1 = instance_pin_open(s, 32, &e);
+    ok(job_resize_tmpfs(s, 32, UID, ns1, resize, 20 << 20, &e) == 0, "job 32 (20M) resizes");
+    is_int(size_inside(ns1, "/dev/shm"), 20 << 20,
+           "...to the largest of the live jobs (31: 20M, 32: 10M): an ended job no longer counts");
+out:
+    if (ns1 >= 0)
+        close(ns1);
+    if (ns2 >= 0)
+        close(ns2);
+    instance_job_remove(s, 30, NULL);
+    instance_job_remove(s, 31, NULL);
+    instance_job_remove(s, 32, NULL);
+}
+
 static void run_on(long cpu)
 {
     cpu_set_t one;
@@ -392,6 +469,7 @@ int main(void)
     sched_setaffinity(0, sizeof(all), &all);
     test_refusals(s);
     test_parents(s);
+    test_user_tmpfs_size(s);
     instance_store_close(s);
     testfs_cleanup(dir);
     return done_testing();
