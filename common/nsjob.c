@@ -139,9 +139,9 @@ static int check_parent(int dirfd, const char *walked, const char *path, struct 
     /* chmod go-w is no fix for a shared directory such as /tmp: only moving the path is. */
     bool shared = (st.st_mode & 01002) == 01002;
     errprintf(e,
-              "%s: directory %s (owner uid %lu, mode %04o) may be written by others, who could "
-              "rename what the policy names or put their own in its place; %s%s%smove the path "
-              "under directories only root may write",
+              "%s: directory %s (owner uid %lu, mode %04o) may be written by users other than "
+              "root, who could rename what the policy names or put their own in its place; "
+              "%s%s%smove the path under directories only root may write",
               path, walked, (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777),
               shared ? "" : "chown root and chmod go-w ", shared ? "" : walked,
               shared ? "" : ", or ");

@@ -43,7 +43,7 @@ mkdir -m 0755 "$CLUSTER_DIR/closed" "$CLUSTER_DIR/open" &&
 out=$(as srun -Q --isolation=open cat "$CLUSTER_DIR/open/secret/file")
 ok $([ $? -ne 0 ]; echo $?) "a hide in a directory the user owns: the job is refused"
 unlike "$out" '^secret' "...and reads nothing"
-like "$out" "hide \(policy line [0-9]+\): $CLUSTER_DIR/open/secret: directory $CLUSTER_DIR/open \(owner uid [0-9]+, mode 0755\) may be written by others" \
+like "$out" "hide \(policy line [0-9]+\): $CLUSTER_DIR/open/secret: directory $CLUSTER_DIR/open \(owner uid [0-9]+, mode 0755\) may be written by users other than root" \
     "...and the user is told which directory and why"
 like "$out" "chown root and chmod go-w $CLUSTER_DIR/open" "...and the fix is named"
 node_stays_up "...and the node stays up"
@@ -53,7 +53,7 @@ out=$(as srun -Q --isolation=open true)
 like "$out" "directory $CLUSTER_DIR/open \(owner uid 0, mode 1777\).*move the path under directories only root may write" \
     "a sticky world-writable directory (like /tmp) is refused too"
 rmdir "$CLUSTER_DIR/open/secret" 2>/dev/null || rm -rf "$CLUSTER_DIR/open/secret"
-like "$(as srun -Q --isolation=open true)" "may be written by others" \
+like "$(as srun -Q --isolation=open true)" "may be written by users other than root" \
     "...even while the hidden path does not exist (a user could make it)"
 
 # --- a hide under root-only directories ------------------------------------------------------------
@@ -71,7 +71,7 @@ rm -f /home/isoA/ready /home/isoA/go
 id=$(run_as isoA sbatch --parsable -o /dev/null --mem=200M --isolation=user-shm \
     --wrap 'touch ready; for i in $(seq 600); do [ -e go ] && break; sleep 0.1; done')
 wait_for 60 test -e /home/isoA/ready
-is "$(shm --mem=100M)" 102400 "with a 200M job of the user running, the shared instance keeps its 100M"
+is "$(shm --mem=100M)" 102400 "with a 200M job of the user running, the shared instance keeps 100M (the largest share)"
 touch /home/isoA/go
 is "$(job_wait "$id" 60)" COMPLETED "the 200M job completes"
 

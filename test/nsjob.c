@@ -316,7 +316,8 @@ static void test_parents(struct instance_store *s)
     must(mkdir(p, 0700));
     h.path = p;
     ok(job_setup(s, 20, &plan, UID, UID, &e) < 0 && strstr(e.text, "hide (policy line 4)") &&
-           strstr(e.text, "sticky (owner uid 0, mode 1777) may be written by others"),
+           strstr(e.text,
+                  "sticky (owner uid 0, mode 1777) may be written by users other than root"),
        "a hide under a sticky world-writable directory is refused, naming it");
     diag("%s", e.text);
     instance_job_remove(s, 20, NULL);
