@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "diag.h"
+#include "escape.h"
 
 void diag_list_init(struct diag_list *d, const char *file)
 {
+    char shown[1024];
+
     memset(d, 0, sizeof(*d));
-    d->file = strdup(file ? file : "<policy>");
+    d->file = strdup(esc_ctl(shown, sizeof(shown), file ? file : "<policy>"));
 }
 
 void diag_list_free(struct diag_list *d)
@@ -24,13 +27,15 @@ void diag_list_free(struct diag_list *d)
 
 void diag_add(struct diag_list *d, enum diag_severity sev, int line, int col, const char *fmt, ...)
 {
-    char buf[1024];
+    char raw[1024], buf[1024];
     va_list ap;
     struct diag *v;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* One diagnostic, one line, whatever bytes the paths it names hold. */
+    esc_ctl(buf, sizeof(buf), raw);
     /* Out of memory while reporting: keep the count so the caller still fails closed. */
     if (sev == DIAG_ERROR)
         d->errors++;

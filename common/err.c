@@ -6,6 +6,18 @@
 #include <string.h>
 
 #include "err.h"
+#include "escape.h"
+
+/* Messages carry paths users named: escape control bytes once, here, for every front end. */
+static void err_fill(struct err *e, const int *errnum, const char *fmt, va_list ap)
+{
+    char raw[sizeof(e->text)];
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+
+    if (errnum && n >= 0 && (size_t)n < sizeof(raw))
+        snprintf(raw + n, sizeof(raw) - n, ": %s", strerror(*errnum));
+    esc_ctl(e->text, sizeof(e->text), raw);
+}
 
 int errprintf(struct err *e, const char *fmt, ...)
 {
@@ -14,7 +26,7 @@ int errprintf(struct err *e, const char *fmt, ...)
     if (e) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(e->text, sizeof(e->text), fmt, ap);
+        err_fill(e, NULL, fmt, ap);
         va_end(ap);
     }
     errno = saved;
@@ -28,10 +40,8 @@ int errprintf_errno(struct err *e, int errnum, const char *fmt, ...)
     if (e) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(e->text, sizeof(e->text), fmt, ap);
+        err_fill(e, &errnum, fmt, ap);
         va_end(ap);
-        if (n >= 0 && (size_t)n < sizeof(e->text))
-            snprintf(e->text + n, sizeof(e->text) - n, ": %s", strerror(errnum));
     }
     errno = saved;
     return -1;

@@ -354,6 +354,31 @@ static int add_user_ref(int userfd, uint32_t job_id, struct err *e)
     return 0;
 }
 
+int instance_user_jobs(struct instance_store *s, uid_t uid, void (*fn)(uint32_t, void *), void *arg,
+                       struct err *e)
+{
+    int ufd = open_user_dir(s, uid, false, e), jobs = -1;
+    struct dirent *de;
+    DIR *d = NULL;
+
+    if (ufd >= 0)
+        jobs = safe_open_dir_at(ufd, "jobs", e);
+    if (jobs >= 0 && !(d = fdopendir(jobs)))
+        close(jobs);
+    if (ufd >= 0)
+        close(ufd);
+    if (!d)
+        return -1;
+    while ((de = readdir(d))) {
+        char *end;
+        unsigned long id = strtoul(de->d_name, &end, 10);
+        if (de->d_name[0] != '.' && !*end && id <= UINT32_MAX)
+            fn((uint32_t)id, arg);
+    }
+    closedir(d);
+    return 0;
+}
+
 static int mount_tmpfs_at(int dirfd, const char *name, uint64_t size, mode_t mode, uid_t uid,
                           gid_t gid, struct err *e)
 {

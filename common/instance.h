@@ -76,6 +76,10 @@ void instance_name(const char *path, char *buf, size_t size);
 int instance_make(struct instance_store *s, struct instance_job *job, const struct plan_polydir *d,
                   uid_t uid, gid_t gid, mode_t host_mode, char *path, size_t size, struct err *e);
 
+/* Call FN for each job holding a reference on UID's scope: user instances on this node. */
+int instance_user_jobs(struct instance_store *s, uid_t uid, void (*fn)(uint32_t job_id, void *arg),
+                       void *arg, struct err *e);
+
 /* The decision recorded for a job by its prolog, read by each step. */
 struct job_state {
     char profile[128];
@@ -84,7 +88,8 @@ struct job_state {
     bool isolated;    /* false: profile none, or on_error: allow after a failure */
     char error[1024]; /* non-empty: the job must not run; this is why */
     char **env;       /* NAME=VALUE strings, NULL-terminated (may be NULL) */
-    char **resize;    /* "PERCENT PATH": job tmpfs sized from the job's memory by its steps */
+    char **resize;    /* "PERCENT PATH" (scope: job) or "PERCENT user PATH": tmpfs instances
+                       * sized from the job's memory by its first step (job_resize_tmpfs) */
     char boot_id[40]; /* filled by instance_state_write */
 };
 

@@ -21,8 +21,8 @@ char **job_env_strings(const struct plan *plan)
     return v;
 }
 
-/* "PERCENT PATH" for each scope: job tmpfs sized from the job's memory, which the prolog does not
- * know: the job's steps resize them (nsjob_resize_tmpfs). */
+/* "PERCENT PATH" (scope: job) or "PERCENT user PATH" for each tmpfs sized from the job's memory,
+ * which the prolog does not know: the job's first step resizes them (job_resize_tmpfs). */
 static char **resize_strings(const struct plan *plan)
 {
     char **v = calloc(plan->npolydirs + 1, sizeof(*v));
@@ -30,8 +30,9 @@ static char **resize_strings(const struct plan *plan)
 
     for (size_t i = 0; v && i < plan->npolydirs; i++) {
         const struct plan_polydir *d = &plan->polydirs[i];
-        if (d->percent && d->scope == SCOPE_JOB &&
-            asprintf(&v[n], "%u %s", d->percent, d->path) >= 0)
+        const char *scope = d->scope == SCOPE_USER ? "user " : "";
+        if (d->percent && d->backing == BACKING_TMPFS &&
+            asprintf(&v[n], "%u %s%s", d->percent, scope, d->path) >= 0)
             n++;
     }
     return v;

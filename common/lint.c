@@ -1,6 +1,7 @@
 /* Checks of a valid policy against the host it is checked on: names the name service does not
- * know, paths missing here, and profiles nothing can select. Every finding is a warning, since a
- * policy may be written for nodes that differ from the host running isolationctl. */
+ * know, paths missing here, and profiles nothing can select are warnings, since a policy may be
+ * written for nodes that differ from the host running isolationctl. A hidden path or bind source
+ * under a directory others may write is an error: the prolog refuses it on such a node. */
 #include "config.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "nsjob.h"
 #include "policy_int.h"
 
 /* One use of a group or user name in a filter. */
@@ -126,11 +128,32 @@ static bool in_some_tmpfs(const struct profile_view *v, const char *t)
     return false;
 }
 
+/* WHAT PATH must be reached only through directories root alone may write (as the prolog
+ * checks). Expansions differ per job: the check stops at the first component holding one. */
+static void lint_parents(const char *what, const char *path, struct loc loc, struct diag_list *d)
+{
+    const char *pct = strchr(path, '%');
+    size_t n = pct ? strcspn(pct, "/") + (size_t)(pct - path) : strlen(path);
+    char cut[4096];
+    struct err e;
+
+    snprintf(cut, sizeof(cut), "%.*s", (int)n, path);
+    if (nsjob_check_parents(cut, &e) < 0 && errno == EPERM) {
+        /* The message starts with the path walked; name the policy's own text instead. */
+        const char *why =
+            strncmp(e.text, cut, n) == 0 && e.text[n] == ':' ? e.text + n + 2 : e.text;
+        diag_add(d, DIAG_ERROR, loc.line, loc.col, "%s \"%s\": %s", what, path, why);
+    }
+}
+
 static void lint_mount(const struct profile *pr, const struct profile_view *v, size_t i,
                        struct diag_list *d)
 {
     const struct mount_entry *m = &pr->mounts[i];
     struct stat st;
+
+    if (m->type == MOUNT_BIND && m->source)
+        lint_parents("bind source", m->source, m->loc, d);
 
     if (m->type == MOUNT_BIND && m->source && !strchr(m->source, '%') && stat(m->source, &st) < 0)
         diag_add(d, DIAG_WARNING, m->loc.line, m->loc.col,
@@ -162,6 +185,8 @@ void policy_lint(const struct policy *p, struct diag_list *d)
         struct profile_view *v = profile_view_get(p, p->profiles[i].name);
         for (size_t j = 0; j < p->profiles[i].nmounts; j++)
             lint_mount(&p->profiles[i], v, j, d);
+        for (size_t j = 0; j < p->profiles[i].nhide; j++)
+            lint_parents("hidden path", p->profiles[i].hide[j].path, p->profiles[i].hide[j].loc, d);
         profile_view_free(v);
     }
 }

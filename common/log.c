@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "escape.h"
 #include "log.h"
 
 static void stderr_sink(enum log_level level, const char *msg, void *arg)
@@ -26,13 +27,14 @@ void log_set_sink(log_sink_f f, void *arg)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    char buf[2048];
+    char buf[2048], out[2048];
     int saved = errno;
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    sink(level, buf, sink_arg);
+    /* One message, one line: a file name with a newline must not forge a second one. */
+    sink(level, esc_ctl(out, sizeof(out), buf), sink_arg);
     errno = saved;
 }

@@ -80,7 +80,8 @@ static int follow_link(int *dirfd, int linkfd, const struct stat *st, const char
 
     if (fstat(*dirfd, &dir) < 0)
         return errprintf_errno(e, errno, "%s: cannot check the directory of \"%s\"", path, comp);
-    if (st->st_uid != 0 || dir.st_uid != 0 || (dir.st_mode & 022) || !safe_is_local(*dirfd))
+    if (st->st_uid != 0 || dir.st_uid != 0 || (dir.st_mode & 022) || !safe_is_local(*dirfd)) {
+        errno = EPERM; /* not ENOENT: a refused link is never "nothing to hide" */
         return errprintf(e,
                          "%s: \"%s\" is a symlink a user could have made or changed (link owned "
                          "by uid %lu, in a directory of uid %lu, mode %04o); only root's "
@@ -88,6 +89,7 @@ static int follow_link(int *dirfd, int linkfd, const struct stat *st, const char
                          "path in the policy",
                          path, comp, (unsigned long)st->st_uid, (unsigned long)dir.st_uid,
                          (unsigned)(dir.st_mode & 07777));
+    }
     if ((n = readlinkat(linkfd, "", target, sizeof(target) - 1)) < 0)
         return errprintf_errno(e, errno, "%s: cannot read symlink \"%s\"", path, comp);
     target[n] = '\0';
@@ -123,10 +125,47 @@ static int open_component(const struct builder *b, int dirfd, const char *comp, 
     return fd;
 }
 
-/* Open PATH as an O_PATH fd, one component at a time, each checked on its own fd. */
-static int open_path(const struct builder *b, const char *path, struct err *e)
+/* A hidden path or a bind source is named by its path: whoever may write a directory on the way
+ * could rename what it names (mv hidden h2) or put their own tree in its place. So each such
+ * directory must be root's and writable by root only, the rule symlinks follow. */
+static int check_parent(int dirfd, const char *walked, const char *path, struct err *e)
 {
-    char buf[PATH_MAX], comp[NAME_MAX + 1];
+    struct stat st;
+
+    if (fstat(dirfd, &st) < 0)
+        return errprintf_errno(e, errno, "%s: cannot check directory %s", path, walked);
+    if (st.st_uid == 0 && !(st.st_mode & 022))
+        return 0;
+    /* chmod go-w is no fix for a shared directory such as /tmp: only moving the path is. */
+    bool shared = (st.st_mode & 01002) == 01002;
+    errprintf(e,
+              "%s: directory %s (owner uid %lu, mode %04o) may be written by users other than "
+              "root, who could rename what the policy names or put their own in its place; "
+              "%s%s%smove the path under directories only root may write",
+              path, walked, (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777),
+              shared ? "" : "chown root and chmod go-w ", shared ? "" : walked,
+              shared ? "" : ", or ");
+    errno = EPERM;
+    return -1;
+}
+
+/* Keep WALKED (the directory the walk is in, for messages) in step with a move to COMP. */
+static void walked_step(char *walked, size_t size, const char *comp)
+{
+    char *slash = strrchr(walked, '/');
+    size_t n = strlen(walked);
+
+    if (strcmp(comp, "..") == 0)
+        *(slash && slash != walked ? slash : walked + 1) = '\0';
+    else if (strcmp(comp, ".") != 0)
+        snprintf(walked + n, size - n, "%s%s", n > 1 ? "/" : "", comp);
+}
+
+/* Open PATH as an O_PATH fd, one component at a time, each checked on its own fd. With STRICT,
+ * every directory on the way (and the one where a component is missing) must pass check_parent. */
+static int open_path(const struct builder *b, const char *path, bool strict, struct err *e)
+{
+    char buf[PATH_MAX], comp[NAME_MAX + 1], walked[PATH_MAX] = "/";
     const char *rest = path;
     int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), hops = 0, next = -1;
     struct stat st;
@@ -138,6 +177,8 @@ static int open_path(const struct builder *b, const char *path, struct err *e)
         if (next < 0 || fstat(next, &st) < 0) {
             if (next >= 0)
                 errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
+            else if (strict && errno == ENOENT) /* others could create it: that is refused too */
+                check_parent(fd, walked, path, e);
             goto fail_next;
         }
         if (S_ISLNK(st.st_mode)) {
@@ -147,10 +188,16 @@ static int open_path(const struct builder *b, const char *path, struct err *e)
             close(next);
             if (rc < 0)
                 goto fail;
+            if (*rest == '/' && rest == buf)
+                snprintf(walked, sizeof(walked), "/");
             continue;
         }
+        /* A symlink's directory was checked by follow_link, by the same rule and more. */
+        if (strict && check_parent(fd, walked, path, e) < 0)
+            goto fail_next;
         close(fd);
         fd = next;
+        walked_step(walked, sizeof(walked), comp);
     }
     return fd;
 fail_next:
@@ -175,7 +222,7 @@ static int open_parent(const struct builder *b, const char *path, char *name, si
         return errprintf(e, "%s: not a path below /", path);
     snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
     snprintf(name, size, "%s", slash + 1);
-    if ((fd = open_path(b, parent[0] ? parent : "/", e)) < 0)
+    if ((fd = open_path(b, parent[0] ? parent : "/", false, e)) < 0)
         return -1;
     if (!is_own_mount(b, fd)) {
         close(fd);
@@ -277,7 +324,7 @@ static int apply_polydir(struct builder *b, size_t i, struct err *e)
 {
     const struct plan_polydir *d = &b->r->plan->polydirs[i];
     const char *rel = b->r->instance_paths[i];
-    int target = open_path(NULL, d->path, e), src, rc;
+    int target = open_path(NULL, d->path, false, e), src, rc;
 
     if (target < 0)
         return -1;
@@ -352,7 +399,7 @@ static int apply_mount(struct builder *b, size_t i, struct err *e)
         return apply_link_or_dir(b, m, e);
     if (m->type == MOUNT_BIND && m->in_tmpfs && make_bind_target(b, m, b->sources[i], e) < 0)
         return -1;
-    if ((target = open_path(NULL, m->target, e)) < 0)
+    if ((target = open_path(NULL, m->target, false, e)) < 0)
         return -1;
     if (m->type == MOUNT_TMPFS && b->nown == MAX_OWN_MOUNTS)
         rc =
@@ -366,14 +413,18 @@ static int apply_mount(struct builder *b, size_t i, struct err *e)
     return rc;
 }
 
-/* A hidden path is covered by an empty read-only tmpfs; a path missing here has nothing to hide. */
-static int apply_hide(const char *path, struct err *e)
+/* A hidden path is covered by an empty read-only tmpfs; a path missing here has nothing to hide,
+ * unless others could create or rename it (check_parent). */
+static int apply_hide(const struct plan_path *h, struct err *e)
 {
-    int target = open_path(NULL, path, e), rc;
+    struct err why;
+    int target = open_path(NULL, h->path, true, &why), rc;
 
+    if (target < 0 && errno == ENOENT)
+        return 0;
     if (target < 0)
-        return errno == ENOENT ? 0 : -1;
-    rc = tmpfs_fd(target, 4096, 0755, 0, 0, true, true, NULL, path, e);
+        return errprintf(e, "hide (policy line %d): %s", h->line, why.text);
+    rc = tmpfs_fd(target, 4096, 0755, 0, 0, true, true, NULL, h->path, e);
     close(target);
     return rc;
 }
@@ -387,7 +438,7 @@ static int hide_base(struct builder *b, struct err *e)
 
     if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
         return errprintf_errno(e, errno, "cannot detach the instance base %s", path);
-    if ((fd = open_path(NULL, path, e)) < 0)
+    if ((fd = open_path(NULL, path, false, e)) < 0)
         return -1;
     int rc = tmpfs_fd(fd, 4096, 0, 0, 0, true, true, NULL, path, e);
     close(fd);
@@ -420,7 +471,7 @@ static int open_sources(struct builder *b, struct err *e)
                              plan->mounts[i].source, plan->mounts[i].line,
                              b->r->instance_base);
         if (plan->mounts[i].type == MOUNT_BIND &&
-            (b->sources[i] = open_path(NULL, plan->mounts[i].source, &why)) < 0)
+            (b->sources[i] = open_path(NULL, plan->mounts[i].source, true, &why)) < 0)
             return errprintf(e, "bind source (policy line %d): %s", plan->mounts[i].line, why.text);
     }
     return 0;
@@ -446,7 +497,7 @@ static int build(struct builder *b, struct err *e)
         if (apply_mount(b, i, e) < 0)
             return -1;
     for (size_t i = 0; i < plan->nhide; i++)
-        if (apply_hide(plan->hide[i].path, e) < 0)
+        if (apply_hide(&plan->hide[i], e) < 0)
             return -1;
     return hide_base(b, e);
 }
@@ -573,7 +624,7 @@ static int resize_in_child(int nsfd, const char *path, uint64_t bytes, struct er
 
     if (setns(nsfd, CLONE_NEWNS) < 0)
         return errprintf_errno(e, errno, "cannot enter the job's namespace");
-    if ((fd = open_path(NULL, path, e)) < 0)
+    if ((fd = open_path(NULL, path, false, e)) < 0)
         return -1;
     if (fstatfs(fd, &sf) < 0 || sf.f_type != 0x01021994) {
         errprintf(e, "%s is not a tmpfs in the job's namespace", path);
@@ -623,6 +674,15 @@ int nsjob_enter(int nsfd, struct err *e)
                                "cannot enter the job's namespace (has another plugin "
                                "started a thread in the task?)");
     return errprintf_errno(e, errno, "cannot enter the job's namespace");
+}
+
+int nsjob_check_parents(const char *path, struct err *e)
+{
+    int fd = open_path(NULL, path, true, e);
+
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0 || errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 }
 
 int nsjob_host_mode(const char *path, mode_t *mode, struct err *e)

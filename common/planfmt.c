@@ -5,7 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escape.h"
 #include "plan.h"
+
+/* S as shown to an admin: names from NSS and expanded paths may hold control bytes. Up to four
+ * results can be used in one call. */
+static const char *shown(const char *s)
+{
+    static char slot[4][4 * 4096 + 1];
+    static unsigned next;
+
+    return esc_ctl(slot[next++ % 4], sizeof(slot[0]), s ? s : "");
+}
 
 /* 536870912 -> "512M"; sizes that are not a whole number of units stay in bytes. */
 static void human_size(uint64_t b, char *buf, size_t size)
@@ -63,7 +74,7 @@ static void print_polydir(const struct plan_polydir *d, FILE *out, int n, const 
     } else {
         snprintf(what, sizeof(what), "private directory on local disk, one %s", per);
     }
-    fprintf(out, "  %2d. polydir %s: %s  [%s:%d]\n", n, d->path, what, file, d->line);
+    fprintf(out, "  %2d. polydir %s: %s  [%s:%d]\n", n, shown(d->path), what, shown(file), d->line);
 }
 
 static void print_mount(const struct plan_mount *m, FILE *out, int n, const char *file)
@@ -74,26 +85,26 @@ static void print_mount(const struct plan_mount *m, FILE *out, int n, const char
     fprintf(out, "  %2d. ", n);
     switch (m->type) {
     case MOUNT_BIND:
-        fprintf(out, "bind %s -> %s (%s)", m->source, m->target, opts);
+        fprintf(out, "bind %s -> %s (%s)", shown(m->source), shown(m->target), opts);
         break;
     case MOUNT_SYMLINK:
-        fprintf(out, "symlink %s -> %s", m->target, m->source);
+        fprintf(out, "symlink %s -> %s", shown(m->target), shown(m->source));
         break;
     case MOUNT_TMPFS:
-        fprintf(out, "tmpfs %s (%s)", m->target, opts);
+        fprintf(out, "tmpfs %s (%s)", shown(m->target), opts);
         break;
     case MOUNT_DIR:
-        fprintf(out, "dir %s (%s)", m->target, opts);
+        fprintf(out, "dir %s (%s)", shown(m->target), opts);
         break;
     }
-    fprintf(out, "  [%s:%d]\n", file, m->line);
+    fprintf(out, "  [%s:%d]\n", shown(file), m->line);
 }
 
 void plan_print_text(const struct plan *plan, const char *file, FILE *out)
 {
     int n = 0;
 
-    fprintf(out, "profile: %s\n", plan->profile);
+    fprintf(out, "profile: %s\n", shown(plan->profile));
     if (!plan->isolate) {
         fprintf(out, "  no isolation: tasks run in the node's own mount namespace\n");
         return;
@@ -104,13 +115,13 @@ void plan_print_text(const struct plan *plan, const char *file, FILE *out)
     for (size_t i = 0; i < plan->nmounts; i++)
         print_mount(&plan->mounts[i], out, ++n, file);
     for (size_t i = 0; i < plan->nhide; i++)
-        fprintf(out, "  %2d. hide %s (empty read-only tmpfs)  [%s:%d]\n", ++n, plan->hide[i].path,
-                file, plan->hide[i].line);
+        fprintf(out, "  %2d. hide %s (empty read-only tmpfs)  [%s:%d]\n", ++n,
+                shown(plan->hide[i].path), shown(file), plan->hide[i].line);
     if (plan->nenv)
         fprintf(out, "environment of every task:\n");
     for (size_t i = 0; i < plan->nenv; i++)
-        fprintf(out, "  %s=%s  [%s:%d]\n", plan->env[i].name, plan->env[i].value, file,
-                plan->env[i].line);
+        fprintf(out, "  %s=%s  [%s:%d]\n", shown(plan->env[i].name), shown(plan->env[i].value),
+                shown(file), plan->env[i].line);
 }
 
 static void json_str(const char *s, FILE *out)

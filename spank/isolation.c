@@ -33,6 +33,7 @@
 #include "nsjob.h"
 #include "plan.h"
 #include "policy.h"
+#include "resize.h"
 
 SPANK_PLUGIN(isolation, 1);
 
@@ -506,30 +507,13 @@ static void step_prepare_fallback(spank_t sp, uint32_t job_id, uid_t uid, gid_t 
 }
 
 /* The prolog does not know the job's memory, so it sized "N%" tmpfs instances from the node's;
- * the job's first step sets them from the job's, and leaves a marker so later steps do not pay
- * for it again (a fork of slurmstepd, milliseconds). */
+ * the job's first step sets them from the job's (resize.h: the rule for scope: user). */
 static void step_resize_tmpfs(spank_t sp, struct instance_store *s, uint32_t job_id)
 {
-    uint64_t mem = job_mem_bytes(sp);
-    char marker[64];
     struct err e;
 
-    snprintf(marker, sizeof(marker), "resized-%" PRIu64, mem);
-    if (!mem || !g.state.resize || instance_job_marked(s, job_id, marker))
-        return;
-
-    for (char **v = g.state.resize; mem && v && *v; v++) {
-        char *path = NULL;
-        unsigned long pct = strtoul(*v, &path, 10);
-        if (!path || *path != ' ' || pct == 0 || pct > 100)
-            continue;
-        uint64_t bytes = (mem / 100 * pct) & ~(uint64_t)4095;
-        if (nsjob_resize_tmpfs(g.nsfd, path + 1, bytes ? bytes : 4096, &e) < 0) {
-            log_warn("%s keeps the size it got from the node's memory: %s", path + 1, e.text);
-            return;
-        }
-    }
-    instance_job_mark(s, job_id, marker);
+    if (job_resize_tmpfs(s, job_id, g.state.uid, g.nsfd, g.state.resize, job_mem_bytes(sp), &e) < 0)
+        log_warn("%s", e.text);
 }
 
 static void step_fail_profile(uint32_t job_id)

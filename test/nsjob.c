@@ -18,6 +18,7 @@
 #include "instance.h"
 #include "job.h"
 #include "nsjob.h"
+#include "resize.h"
 #include "testfs.h"
 
 #define UID 1234
@@ -301,6 +302,132 @@ static void test_refusals(struct instance_store *s)
     instance_job_remove(s, 9, NULL);
 }
 
+/* Hidden paths and bind sources must be reached through directories only root may write: anyone
+ * else could rename them (mv hidden h2) or put their own tree in their place. */
+static void test_parents(struct instance_store *s)
+{
+    struct plan_path h = {.line = 4};
+    struct plan plan = {.profile = "p", .isolate = true, .hide = &h, .nhide = 1};
+    struct plan_mount m = {.type = MOUNT_BIND, .target = t_proj, .line = 5};
+    char p[600], q[600];
+    struct err e;
+
+    path_at(p, sizeof(p), "sticky/secret");
+    must(mkdir(p, 0700));
+    h.path = p;
+    ok(job_setup(s, 20, &plan, UID, UID, &e) < 0 && strstr(e.text, "hide (policy line 4)") &&
+           strstr(e.text,
+                  "sticky (owner uid 0, mode 1777) may be written by users other than root"),
+       "a hide under a sticky world-writable directory is refused, naming it");
+    diag("%s", e.text);
+    instance_job_remove(s, 20, NULL);
+    path_at(p, sizeof(p), "home/u/not-yet");
+    ok(job_setup(s, 21, &plan, UID, UID, &e) < 0 && strstr(e.text, "chown root and chmod go-w"),
+       "a missing hide path in a user's directory is refused too (the user could make it)");
+    diag("%s", e.text);
+    instance_job_remove(s, 21, NULL);
+    path_at(p, sizeof(p), "src/A");
+    ok(job_setup(s, 22, &plan, UID, UID, &e) == 0, "a hide under root-only directories is made");
+    instance_job_remove(s, 22, NULL);
+
+    path_at(q, sizeof(q), "open");
+    must(mkdir(q, 0777));
+    must(chmod(q, 0777));
+    path_at(q, sizeof(q), "open/data");
+    must(mkdir(q, 0755));
+    plan.nhide = 0;
+    plan.mounts = &m;
+    plan.nmounts = 1;
+    m.source = q;
+    ok(job_setup(s, 23, &plan, UID, UID, &e) < 0 && strstr(e.text, "bind source (policy line 5)") &&
+           strstr(e.text, "open (owner uid 0, mode 0777)"),
+       "a bind source in a directory anyone may write is refused");
+    diag("%s", e.text);
+    instance_job_remove(s, 23, NULL);
+
+    ok(nsjob_check_parents(q, &e) < 0 && errno == EPERM, "nsjob_check_parents says the same");
+    path_at(q, sizeof(q), "src/A/a");
+    ok(nsjob_check_parents(q, &e) == 0, "...and accepts root-only directories");
+    path_at(q, sizeof(q), "no/such/dir");
+    ok(nsjob_check_parents(q, &e) == 0, "...and a path missing here (nothing more to check)");
+}
+
+/* The size of the tmpfs at PATH as a job of the namespace open on NSFD sees it. */
+static uint64_t size_inside(int nsfd, const char *path)
+{
+    int fds[2];
+    uint64_t size = 0;
+    pid_t pid;
+
+    if (pipe(fds) < 0)
+        return 0;
+    if ((pid = fork()) == 0) {
+        struct statfs sf;
+        struct err e;
+        close(fds[0]);
+        if (nsjob_enter(nsfd, &e) == 0 && statfs(path, &sf) == 0)
+            size = (uint64_t)sf.f_blocks * sf.f_bsize;
+        _exit(write(fds[1], &size, sizeof(size)) == sizeof(size) ? 0 : 1);
+    }
+    close(fds[1]);
+    if (read(fds[0], &size, sizeof(size)) != sizeof(size))
+        size = 0;
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    return size;
+}
+
+/* A scope: user "50%" tmpfs is shared by the user's jobs on the node: it is sized from their
+ * memory (the largest of their shares), never left at the node's. */
+static void test_user_tmpfs_size(struct instance_store *s)
+{
+    struct plan_polydir pd = {.path = "/dev/shm",
+                              .backing = BACKING_TMPFS,
+                              .scope = SCOPE_USER,
+                              .size_bytes = 1 << 30, /* as planned from the node's memory */
+                              .percent = 50,
+                              .line = 1};
+    struct plan plan = {.profile = "p", .isolate = true, .polydirs = &pd, .npolydirs = 1};
+    char *resize[] = {"50 user /dev/shm", NULL};
+    struct job_state st;
+    struct err e;
+    int ns1 = -1, ns2 = -1;
+
+    if (!ok(job_setup(s, 30, &plan, UID, UID, &e) == 0 &&
+                job_setup(s, 31, &plan, UID, UID, &e) == 0,
+            "two jobs of one user share a scope: user tmpfs")) {
+        diag("%s", e.text);
+        goto out;
+    }
+    ok(instance_state_read(s, 30, &st, &e) == 0 && st.resize && st.resize[0] &&
+           strcmp(st.resize[0], "50 user /dev/shm") == 0,
+       "the job's state lists the shared instance for its steps to size");
+    job_state_clear(&st);
+    ns1 = instance_pin_open(s, 30, &e);
+    ns2 = instance_pin_open(s, 31, &e);
+    is_int(size_inside(ns1, "/dev/shm"), 1 << 30, "before any step: the node-based size");
+    ok(job_resize_tmpfs(s, 30, UID, ns1, resize, 100 << 20, &e) == 0, "job 30 (100M) resizes");
+    is_int(size_inside(ns1, "/dev/shm"), 50 << 20, "...to 50%% of its memory, not the node's");
+    ok(job_resize_tmpfs(s, 31, UID, ns2, resize, 40 << 20, &e) == 0, "job 31 (40M) resizes");
+    is_int(size_inside(ns2, "/dev/shm"), 50 << 20,
+           "...but the shared instance keeps the largest live job's size");
+    instance_job_remove(s, 30, NULL);
+    ok(job_setup(s, 32, &plan, UID, UID, &e) == 0, "job 30 ends, job 32 starts");
+    close(ns1);
+    ns1 = instance_pin_open(s, 32, &e);
+    ok(job_resize_tmpfs(s, 32, UID, ns1, resize, 20 << 20, &e) == 0, "job 32 (20M) resizes");
+    is_int(size_inside(ns1, "/dev/shm"), 20 << 20,
+           "...to the largest of the live jobs (31: 20M, 32: 10M): an ended job no longer counts");
+out:
+    if (ns1 >= 0)
+        close(ns1);
+    if (ns2 >= 0)
+        close(ns2);
+    instance_job_remove(s, 30, NULL);
+    instance_job_remove(s, 31, NULL);
+    instance_job_remove(s, 32, NULL);
+}
+
 static void run_on(long cpu)
 {
     cpu_set_t one;
@@ -342,6 +469,8 @@ int main(void)
     test_build(s);
     sched_setaffinity(0, sizeof(all), &all);
     test_refusals(s);
+    test_parents(s);
+    test_user_tmpfs_size(s);
     instance_store_close(s);
     testfs_cleanup(dir);
     return done_testing();
