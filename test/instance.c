@@ -406,6 +406,67 @@ static void test_reused_ids(struct instance_store *s)
     instance_job_remove(s, 83, &e);
 }
 
+/* Entries of the open directory FD, read from its start. */
+static int count_entries(int fd)
+{
+    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+    DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+    struct dirent *de;
+
+    if (!d)
+        return -1;
+    while ((de = readdir(d)))
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* While a big job is removed, another process can take the store lock: the lock covers the
+ * move into the trash, not the removal. The remover runs in a child; the parent watches the
+ * instance through an fd it opened before, and tries the lock while files are being deleted. */
+static void test_removal_unlocked(struct instance_store *s)
+{
+    enum { FILES = 100000 };
+    struct instance_job job;
+    char rel[512], p[2048];
+    struct err e;
+    int lock, tmp, n, seen = 0, free_seen = 0;
+
+    instance_store_lock(s, &e);
+    instance_job_open(s, 95, true, &job, &e);
+    make(s, &job, "/tmp", BACKING_DISK, SCOPE_JOB, rel, sizeof(rel));
+    instance_job_close(&job);
+    instance_store_unlock(s);
+    for (int i = 0; i < FILES; i++) {
+        snprintf(p, sizeof(p), "%s/%s/f%d", base, rel, i);
+        close(open(p, O_WRONLY | O_CREAT, 0600));
+    }
+    snprintf(p, sizeof(p), "%s/%s", base, rel);
+    tmp = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    snprintf(p, sizeof(p), "%s/.lock", base);
+    lock = open(p, O_RDWR | O_CLOEXEC);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(instance_job_remove(s, 95, &e) < 0);
+    while (waitpid(pid, NULL, WNOHANG) == 0) {
+        if ((n = count_entries(tmp)) <= 0 || n >= FILES)
+            continue;
+        seen++;
+        if (flock(lock, LOCK_EX | LOCK_NB) == 0) {
+            free_seen++;
+            flock(lock, LOCK_UN);
+        }
+    }
+    close(lock);
+    close(tmp);
+    if (seen)
+        ok(free_seen > 0, "the store lock is free while a removed job's files are deleted (%d/%d)",
+           free_seen, seen);
+    else
+        skip("the removal of 100,000 files ended before it could be watched");
+    ok(!exists("job/95") && trash_entries() == 0, "...and the job is removed completely");
+}
+
 static void test_sweep_due(struct instance_store *s)
 {
     char p[1024];
@@ -449,6 +510,7 @@ int main(void)
         test_trash(s);
         test_reused_ids(s);
         test_sweep_due(s);
+        test_removal_unlocked(s);
         instance_store_close(s);
     }
     test_base_checks(dir);
