@@ -344,18 +344,21 @@ static void hold_by_dead_process(struct instance_store *s, uint32_t id)
     waitpid(pid, NULL, 0);
 }
 
-/* A process in a new mount namespace pinned as job ID's; returns its pid (kill it to empty
- * the namespace). */
-static pid_t pin_live_namespace(uint32_t id)
+/* A process in a new mount namespace made on CPU (-1: any); its pid. */
+static pid_t spawn_in_namespace(int cpu)
 {
     int ready[2];
-    char c, ns[64], pin[1024];
+    char c;
     pid_t pid;
 
     must(pipe(ready));
     if ((pid = fork()) == 0) {
+        cpu_set_t one;
         close(ready[0]);
-        if (unshare(CLONE_NEWNS) < 0 || write(ready[1], "", 1) != 1)
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if ((cpu >= 0 && sched_setaffinity(0, sizeof(one), &one) < 0) ||
+            unshare(CLONE_NEWNS) < 0 || write(ready[1], "", 1) != 1)
             _exit(1);
         pause();
         _exit(0);
@@ -364,11 +367,32 @@ static pid_t pin_live_namespace(uint32_t id)
     if (read(ready[0], &c, 1) != 1)
         diag("the namespace holder did not start");
     close(ready[0]);
-    snprintf(ns, sizeof(ns), "/proc/%ld/ns/mnt", (long)pid);
+    return pid;
+}
+
+/* A process in a new mount namespace pinned as job ID's; returns its pid (kill it to empty
+ * the namespace). Namespace ids come from per-CPU batches on recent kernels, and a pin of one
+ * that looks older than the pin's own is refused as a loop: try again on each CPU. */
+static pid_t pin_live_namespace(uint32_t id)
+{
+    char ns[64], pin[1024];
+    long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+
     snprintf(pin, sizeof(pin), "%s/job/%u/ns", base, id);
     write_file(pin, "");
-    must(mount(ns, pin, NULL, MS_BIND, NULL));
-    return pid;
+    for (int cpu = -1; cpu < ncpus; cpu++) {
+        pid_t pid = spawn_in_namespace(cpu);
+        snprintf(ns, sizeof(ns), "/proc/%ld/ns/mnt", (long)pid);
+        if (mount(ns, pin, NULL, MS_BIND, NULL) == 0)
+            return pid;
+        int errnum = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        if (errnum != EINVAL)
+            break;
+    }
+    printf("Bail out! cannot pin a namespace at %s\n", pin);
+    exit(1);
 }
 
 static void test_reused_ids(struct instance_store *s)
@@ -406,19 +430,34 @@ static void test_reused_ids(struct instance_store *s)
     instance_job_remove(s, 83, &e);
 }
 
-/* Entries of the open directory FD, read from its start. */
-static int count_entries(int fd)
+/* Whether the open directory FD has an entry left. */
+static bool has_entries(int fd)
 {
-    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
     struct dirent *de;
+    bool any = false;
 
-    if (!d)
-        return -1;
-    while ((de = readdir(d)))
-        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-    closedir(d);
-    return n;
+    while (d && !any && (de = readdir(d)))
+        any = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    if (d)
+        closedir(d);
+    return any;
+}
+
+/* Whether the removal of the FILES files f0, f1... in the open directory FD has begun: one of
+ * a spread of them is gone. */
+static bool removal_begun(int fd, int files)
+{
+    char name[32];
+    struct stat st;
+
+    for (int i = 0; i < files; i += files / 64) {
+        snprintf(name, sizeof(name), "f%d", i);
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return true;
+    }
+    return false;
 }
 
 /* While a big job is removed, another process can take the store lock: the lock covers the
@@ -430,7 +469,7 @@ static void test_removal_unlocked(struct instance_store *s)
     struct instance_job job;
     char rel[512], p[2048];
     struct err e;
-    int lock, tmp, n, seen = 0, free_seen = 0;
+    int lock, tmp, seen = 0, free_seen = 0;
 
     instance_store_lock(s, &e);
     instance_job_open(s, 95, true, &job, &e);
@@ -449,11 +488,13 @@ static void test_removal_unlocked(struct instance_store *s)
     if (pid == 0)
         _exit(instance_job_remove(s, 95, &e) < 0);
     while (waitpid(pid, NULL, WNOHANG) == 0) {
-        if ((n = count_entries(tmp)) <= 0 || n >= FILES)
+        usleep(2000);
+        if (!removal_begun(tmp, FILES) || !has_entries(tmp))
             continue;
         seen++;
+        /* Held by us while files remain: the remover works without it. */
         if (flock(lock, LOCK_EX | LOCK_NB) == 0) {
-            free_seen++;
+            free_seen += has_entries(tmp);
             flock(lock, LOCK_UN);
         }
     }
