@@ -1,4 +1,21 @@
-/* safefs: removing trees (safe_remove_tree_at, safe_empty_dir); see safefs.h. */
+/* safefs: removing trees (safe_remove_tree_at, safe_empty_dir, safe_set_aside_at); see safefs.h.
+ *
+ * The walk is an explicit stack with one level per directory on the current path: its name in
+ * its parent, its identity (dev, inode, mount id) and an open DIR stream. A user can make a tree
+ * of any depth, and one descriptor per level would run out long before the tree does, so at
+ * most WALK_DEPTH levels are open: a subdirectory found at the deepest level is not entered but
+ * moved up, with renameat2(RENAME_NOREPLACE), to a fresh name in the top directory of the walk
+ * (MOVED_FMT), and those names are worked through once the top directory has been read. The
+ * walk never leaves the one mount it started on, so a move never crosses a mount, and a mount
+ * point is neither entered nor moved.
+ * So every directory is opened once, read once from its start to its end and never again (no
+ * reopening by name, no re-reading): time is O(entries) for a wide tree as for a deep one, with
+ * at most WALK_DEPTH + 1 descriptors and memory for one name per moved subtree.
+ * Nothing is followed: non-directories are removed with unlinkat (a symlink is removed, never
+ * followed), subdirectories are opened with O_NOFOLLOW relative to their parent's fd and must
+ * be the object statx saw. What cannot be removed stays with its parents and the walk goes on;
+ * the first failure is reported. After a move, those parents are the ones below the moved name:
+ * what stays of a deep tree is short. */
 #include "config.h"
 
 #include <dirent.h>
@@ -13,54 +30,26 @@
 #include "safefs.h"
 #include "safefs_int.h"
 
-/* ---- the tree walk: safe_remove_tree_at and safe_empty_dir ----------------------------------
- *
- * Depth strategy. The walk is an explicit stack with one level per directory on the current
- * path: its name, its identity (dev, inode, mount id) and, while open, a DIR stream. One fd
- * per level would run out of descriptors (the soft limit is often 1024) long before a hostile
- * tree runs out of depth, so at most 1 + WALK_ANCHORS + WALK_FDS levels are open: the top of
- * the walk, the WALK_FDS deepest levels (the window), and "anchors" every STRIDE levels above
- * the window (STRIDE doubles whenever there would be more than WALK_ANCHORS of them).
- * Coming back up to a closed level reopens it by name from the anchor just above it, never
- * through "..": each step is openat(O_NOFOLLOW) relative to a checked fd and must land on the
- * recorded identity, so the walk can never leave the tree. That costs at most STRIDE opens per
- * WALK_FDS levels climbed, about one extra open per level up to 4096 levels deep.
- * A reopened directory is read again from its start; entries that could not be removed are
- * remembered per level and skipped, so every pass makes progress. If a reopen finds something
- * else (the tree was renamed under us), that part is left in place and reported.
- * Directories deeper than WALK_MAX_DEPTH are not entered (no program can even name them by
- * path, so only a hostile user makes them): they and their parents are left in place and
- * reported as "tree deeper than N levels", which bounds the time an epilog can be held. */
-
-#define WALK_FDS 64
-#define WALK_ANCHORS 64
-#define WALK_MAX_DEPTH 16384
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
-struct failed {
-    struct failed *next;
-    char name[];
-};
+#define WALK_DEPTH 64
+#define MOVED_FMT ".rm-deep.%lu"
 
 struct level {
-    DIR *dir;              /* NULL while closed to spare descriptors */
-    char *name;            /* in the parent level; NULL at the top of the walk */
-    struct ident id;       /* what was opened, so that a reopen can be checked */
-    struct failed *failed; /* entries left in place, skipped when read again */
-    bool incomplete;       /* something in it stays, so it cannot be removed */
+    DIR *dir;
+    struct ident id;         /* what was opened: a mount is never entered from it */
+    bool incomplete;         /* something in it stays, so it cannot be removed */
+    char name[NAME_MAX + 1]; /* in the parent level; "" at the top of the walk */
 };
 
 struct walk {
-    struct level *lv;
-    size_t depth, size; /* levels in use, levels allocated */
-    size_t lo;          /* open: level 0, anchors (multiples of stride) below lo, lo .. depth-1 */
-    size_t stride;      /* anchor spacing, a power of two */
-    int label_fd;       /* messages name entries from "<label_fd>/<label_name>" */
+    struct level lv[WALK_DEPTH];
+    size_t depth;            /* levels in use */
+    unsigned long *moved;    /* MOVED_FMT serials in the top directory, still to remove */
+    size_t nmoved, capacity; /* of MOVED */
+    unsigned long serial;    /* the next fresh MOVED_FMT name to try */
+    int label_fd;            /* messages name entries from "<label_fd>/<label_name>" */
     const char *label_name;
     struct err *e;
     int error; /* errno of the first failure, 0 if none */
-    bool abort;
 };
 
 /* The top of the walk, as messages name it. */
@@ -115,193 +104,57 @@ static void walk_error(struct walk *w, size_t t, const char *name, int err, cons
         errprintf(w->e, "%s: %s", path, what);
 }
 
-/* NAME in level T stays: remember it, so that reading the level again skips it. */
-static void keep_entry(struct walk *w, size_t t, const char *name)
-{
-    struct level *l = &w->lv[t];
-    size_t n = strlen(name) + 1;
-    struct failed *f = malloc(sizeof(*f) + n);
-
-    l->incomplete = true;
-    if (!f) {
-        w->abort = true; /* could not remember it: stop rather than loop */
-        walk_error(w, t, name, ENOMEM, "cannot remember an entry left in place", true);
-        return;
-    }
-    memcpy(f->name, name, n);
-    f->next = l->failed;
-    l->failed = f;
-}
-
-/* NAME in level T stays because of an error: report it (the first one wins) and keep it. */
+/* NAME in level T stays because of an error: report it (the first one wins); so does level T. */
 static int entry_failed(struct walk *w, size_t t, const char *name, int err, const char *what,
                         bool explain)
 {
     walk_error(w, t, name, err, what, explain);
-    keep_entry(w, t, name);
+    w->lv[t].incomplete = true;
     return 0;
 }
 
-static bool is_failed(const struct level *l, const char *name)
+/* Room for one more moved name, before moving: a move is never forgotten. */
+static int moved_reserve(struct walk *w)
 {
-    const struct failed *f;
+    size_t capacity = w->capacity ? 2 * w->capacity : 64;
+    unsigned long *moved;
 
-    for (f = l->failed; f; f = f->next)
-        if (!strcmp(f->name, name))
-            return true;
-    return false;
-}
-
-static void level_close(struct level *l)
-{
-    if (l->dir)
-        closedir(l->dir);
-    l->dir = NULL;
-}
-
-static void level_free(struct level *l)
-{
-    while (l->failed) {
-        struct failed *f = l->failed;
-        l->failed = f->next;
-        free(f);
-    }
-    level_close(l);
-    free(l->name);
-    l->name = NULL;
-}
-
-/* Past WALK_FDS levels the shallowest one leaves the window: it stays open only on the stride,
- * and the stride doubles when that would make more than WALK_ANCHORS anchors. */
-static void walk_evict(struct walk *w)
-{
-    size_t i;
-
-    if (w->depth - w->lo <= WALK_FDS)
-        return;
-    if (w->lo % w->stride)
-        level_close(&w->lv[w->lo]);
-    w->lo++;
-    if ((w->lo - 1) / w->stride <= WALK_ANCHORS)
-        return;
-    for (i = w->stride; i < w->lo; i += 2 * w->stride)
-        level_close(&w->lv[i]);
-    w->stride *= 2;
-}
-
-/* Add the directory open on D as the new top. */
-static int walk_push(struct walk *w, DIR *d, const char *name, const struct ident *id)
-{
-    char *copy = NULL;
-
-    if (w->depth == w->size) {
-        size_t size = w->size ? 2 * w->size : 64;
-        struct level *lv = realloc(w->lv, size * sizeof(*lv));
-        if (!lv)
-            return -1;
-        w->lv = lv;
-        w->size = size;
-    }
-    if (name && !(copy = strdup(name)))
+    if (w->nmoved < w->capacity)
+        return 0;
+    if (!(moved = realloc(w->moved, capacity * sizeof(*moved))))
         return -1;
-    w->lv[w->depth++] = (struct level){.dir = d, .name = copy, .id = *id};
-    walk_evict(w);
+    w->moved = moved;
+    w->capacity = capacity;
     return 0;
 }
 
-/* Open level L again from its parent's PFD; it must be the very directory we left. */
-static int reopen_level(int pfd, const struct level *l)
+/* NAME in level T is a directory too deep to enter from here: move it to a fresh name in the
+ * top directory, to be removed from there. RENAME_NOREPLACE: nothing there is ever replaced. */
+static int move_up(struct walk *w, size_t t, const char *name)
 {
-    struct ident id;
-    int fd = openat(pfd, l->name, DIR_FLAGS);
+    char fresh[32];
 
-    if (fd >= 0 && (safefs_ident_fd(fd, &id) < 0 || !safefs_same_object(&id, &l->id))) {
-        close(fd);
-        errno = ESTALE;
-        return -1;
-    }
-    return fd;
-}
-
-/* Reopen levels A+1 .. UPTO, each from the one above it; those from KEEP on get a DIR, the
- * others are closed once the next one is open. Returns the first level that failed (errno
- * set, and the level above it open if possible), or UPTO+1. */
-static size_t reopen_chain(struct walk *w, size_t a, size_t upto, size_t keep)
-{
-    int pfd = dirfd(w->lv[a].dir), raw = -1, err;
-    size_t j;
-
-    for (j = a + 1; j <= upto; j++) {
-        int fd = reopen_level(pfd, &w->lv[j]);
-        if (fd < 0)
+    if (moved_reserve(w) < 0)
+        return entry_failed(w, t, name, ENOMEM, "cannot remember a subtree moved up", true);
+    for (;; w->serial++) {
+        snprintf(fresh, sizeof(fresh), MOVED_FMT, w->serial);
+        if (renameat2(dirfd(w->lv[t].dir), name, dirfd(w->lv[0].dir), fresh, RENAME_NOREPLACE) == 0)
             break;
-        if (j >= keep && !(w->lv[j].dir = fdopendir(fd))) {
-            close(fd);
-            break;
-        }
-        if (raw >= 0)
-            close(raw);
-        raw = j >= keep ? -1 : fd;
-        pfd = fd;
+        if (errno == ENOENT)
+            return 0;
+        if (errno != EEXIST)
+            return entry_failed(w, t, name, errno,
+                                "too deep to enter here and cannot be moved up; left in place",
+                                true);
     }
-    if (raw < 0)
-        return j;
-    err = errno; /* failed below a level held only by RAW: that level is the new top */
-    if (!(w->lv[j - 1].dir = fdopendir(raw)))
-        close(raw);
-    errno = err;
-    return j;
-}
-
-/* Reopen the closed levels down to UPTO from the anchor above them, keeping the deepest
- * WALK_FDS open. If one is gone or is not what it was, it and everything below it stay. */
-static bool walk_reopen(struct walk *w, size_t upto)
-{
-    size_t a = upto / w->stride * w->stride;
-    size_t j = reopen_chain(w, a, upto, upto >= WALK_FDS ? upto + 1 - WALK_FDS : 1);
-
-    for (w->lo = j; w->lo - 1 > a && w->lv[w->lo - 1].dir; w->lo--)
-        ; /* the window: the open levels just above J */
-    if (j > upto)
-        return true;
-    if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR || errno == ESTALE)
-        entry_failed(w, j - 1, w->lv[j].name, ESTALE,
-                     "moved or replaced while being removed; left in place", false);
-    else
-        entry_failed(w, j - 1, w->lv[j].name, errno, "cannot open it again", true);
-    while (w->depth > j)
-        level_free(&w->lv[--w->depth]);
-    if (!w->lv[j - 1].dir)
-        w->abort = true; /* its parent could not be kept open either: stop here */
-    return false;
-}
-
-/* The directory on top is done: remove it from its parent, unless something in it stays. */
-static void walk_pop(struct walk *w)
-{
-    size_t t = w->depth - 1;
-    struct level *l, *p;
-
-    level_close(&w->lv[t]);
-    if (t > 0 && !w->lv[t - 1].dir && !walk_reopen(w, t - 1))
-        return;
-    if (t > 0) {
-        l = &w->lv[t];
-        p = &w->lv[t - 1];
-        if (l->incomplete)
-            keep_entry(w, t - 1, l->name);
-        else if (unlinkat(dirfd(p->dir), l->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-            entry_failed(w, t - 1, l->name, errno, "cannot remove", true);
-    }
-    level_free(&w->lv[t]);
-    w->depth = t;
-    if (w->lo > t)
-        w->lo = t;
+    w->moved[w->nmoved++] = w->serial++;
+    return 0;
 }
 
 /* Open the subdirectory NAME of level T, check it is what we looked at, and push it. */
 static int walk_descend(struct walk *w, size_t t, const char *name, const struct ident *id)
 {
+    struct level *l = &w->lv[t + 1];
     struct ident got;
     DIR *d;
     int fd = openat(dirfd(w->lv[t].dir), name, DIR_FLAGS);
@@ -321,16 +174,13 @@ static int walk_descend(struct walk *w, size_t t, const char *name, const struct
         close(fd);
         return entry_failed(w, t, name, err, "cannot read", true);
     }
-    if (walk_push(w, d, name, &got) < 0) {
-        closedir(d);
-        w->abort = true;
-        walk_error(w, t, name, ENOMEM, "cannot remember the path", true);
-        return 0;
-    }
+    *l = (struct level){.dir = d, .id = got};
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    w->depth = t + 2;
     return 1;
 }
 
-/* Remove the entry NAME of level T, or push it if it is a directory to empty first. */
+/* Remove the entry NAME of level T, or push it if it is a directory to empty first (1). */
 static int walk_entry(struct walk *w, size_t t, const char *name, unsigned char type)
 {
     int fd = dirfd(w->lv[t].dir);
@@ -352,10 +202,23 @@ static int walk_entry(struct walk *w, size_t t, const char *name, unsigned char 
     }
     if (safefs_other_mount(&w->lv[t].id, &id))
         return entry_failed(w, t, name, EBUSY, "is a mount point; not entered", false);
-    if (w->depth >= WALK_MAX_DEPTH)
-        return entry_failed(w, t, name, ELOOP,
-                            "tree deeper than " STR(WALK_MAX_DEPTH) " levels; not entered", false);
+    if (t + 1 == WALK_DEPTH)
+        return move_up(w, t, name);
     return walk_descend(w, t, name, &id);
+}
+
+/* The top directory has been read: go on with the subtrees moved up to it, one at a time. A
+ * name also seen by readdir is already gone (ENOENT) or had its error reported. */
+static int walk_moved(struct walk *w)
+{
+    char name[32];
+
+    while (w->nmoved > 0) {
+        snprintf(name, sizeof(name), MOVED_FMT, w->moved[--w->nmoved]);
+        if (walk_entry(w, 0, name, DT_UNKNOWN) > 0)
+            return 1;
+    }
+    return 0;
 }
 
 /* Work through the directory on top until it is read to the end (0) or a subdirectory was
@@ -367,22 +230,34 @@ static int walk_step(struct walk *w)
 
     for (;;) {
         errno = 0;
-        de = readdir(w->lv[t].dir);
-        if (!de)
+        if (!(de = readdir(w->lv[t].dir)))
             break;
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            is_failed(&w->lv[t], de->d_name))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         if (walk_entry(w, t, de->d_name, de->d_type) > 0)
             return 1;
-        if (w->abort)
-            return 0;
     }
     if (errno) {
         walk_error(w, t, NULL, errno, "cannot read the directory", true);
         w->lv[t].incomplete = true;
     }
-    return 0;
+    return t == 0 ? walk_moved(w) : 0;
+}
+
+/* The directory on top is done: remove it from its parent, unless something in it stays. */
+static void walk_pop(struct walk *w)
+{
+    size_t t = --w->depth;
+    struct level *l = &w->lv[t];
+
+    closedir(l->dir);
+    l->dir = NULL;
+    if (t == 0)
+        return;
+    if (l->incomplete)
+        w->lv[t - 1].incomplete = true;
+    else if (unlinkat(dirfd(w->lv[t - 1].dir), l->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        entry_failed(w, t - 1, l->name, errno, "cannot remove", true);
 }
 
 /* Empty the directory open on FD (taken over), which is ID; messages name it from LABEL_FD
@@ -390,29 +265,33 @@ static int walk_step(struct walk *w)
 static int walk_tree(int fd, const struct ident *id, int label_fd, const char *label_name,
                      struct err *e)
 {
-    struct walk w = {
-        .lo = 1, .stride = WALK_FDS, .label_fd = label_fd, .label_name = label_name, .e = e};
-    DIR *d = fdopendir(fd);
+    struct walk *w = calloc(1, sizeof(*w));
+    DIR *d = w ? fdopendir(fd) : NULL;
+    int err;
 
-    if (!d || walk_push(&w, d, NULL, id) < 0) {
-        int err = errno;
+    if (!d) {
         char buf[SHOWN_MAX];
-        if (d)
-            closedir(d);
-        else
-            close(fd);
-        free(w.lv);
-        walk_label(&w, buf, sizeof(buf));
-        return errprintf_errno(e, err, "%s: cannot read", buf);
+        err = w ? errno : ENOMEM;
+        close(fd);
+        free(w);
+        safefs_fd_path(label_fd, buf, sizeof(buf));
+        return errprintf_errno(e, err, "%s%s%s: cannot read", buf, label_name ? "/" : "",
+                               label_name ? label_name : "");
     }
-    while (w.depth > 0 && !w.abort)
-        if (walk_step(&w) == 0)
-            walk_pop(&w);
-    while (w.depth > 0)
-        level_free(&w.lv[--w.depth]);
-    free(w.lv);
-    errno = w.error;
-    return w.error ? -1 : 0;
+    w->label_fd = label_fd;
+    w->label_name = label_name;
+    w->e = e;
+    w->lv[0].dir = d;
+    w->lv[0].id = *id;
+    w->depth = 1;
+    while (w->depth > 0)
+        if (walk_step(w) == 0)
+            walk_pop(w);
+    err = w->error;
+    free(w->moved);
+    free(w);
+    errno = err;
+    return err ? -1 : 0;
 }
 
 int safe_empty_dir(int fd, struct err *e)
