@@ -1,4 +1,5 @@
-/* safefs: removing trees (safe_remove_tree_at, safe_empty_dir, safe_set_aside_at); see safefs.h.
+/* safefs: removing trees (safe_remove_tree_at, safe_empty_dir) and setting aside what stays
+ * (safe_set_aside_at); see safefs.h.
  *
  * The walk is an explicit stack with one level per directory on the current path: its name in
  * its parent, its identity (dev, inode, mount id) and an open DIR stream. A user can make a tree
@@ -32,6 +33,7 @@
 
 #define WALK_DEPTH 64
 #define MOVED_FMT ".rm-deep.%lu"
+#define SET_ASIDE_TRIES 100
 
 struct level {
     DIR *dir;
@@ -365,4 +367,29 @@ int safe_remove_tree_at(int dirfd, const char *name, struct err *e)
                          safefs_where(dirfd, name, buf, sizeof(buf)));
     }
     return remove_dir_at(dirfd, name, &id, e);
+}
+
+int safe_set_aside_at(int dirfd, const char *name, char *aside, size_t size, struct err *e)
+{
+    char buf[SHOWN_MAX];
+    unsigned n;
+
+    if (safefs_check_name(name, e) < 0)
+        return -1;
+    for (n = 0; n < SET_ASIDE_TRIES; n++) {
+        int len = snprintf(aside, size, ".%.200s.left-%u", name, n);
+        if (len < 0 || (size_t)len >= size) {
+            errno = ENAMETOOLONG;
+            return errprintf(e, "%s: no room to name it aside",
+                             safefs_where(dirfd, name, buf, sizeof(buf)));
+        }
+        if (renameat2(dirfd, name, dirfd, aside, RENAME_NOREPLACE) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return errprintf_errno(e, errno, "%s: cannot set it aside",
+                                   safefs_where(dirfd, name, buf, sizeof(buf)));
+    }
+    errno = EEXIST;
+    return errprintf(e, "%s: cannot set it aside: .%.200s.left-0 to -%u all exist",
+                     safefs_where(dirfd, name, buf, sizeof(buf)), name, SET_ASIDE_TRIES - 1);
 }

@@ -893,6 +893,39 @@ static void test_remove_wide(int dfd)
     ok_e(rc == 0 && !exists(B("rm/wide")), "remove_tree: 10000 files and 300 directories");
 }
 
+/* ---- safe_set_aside_at
+ * ------------------------------------------------------------------------------ */
+
+static void test_set_aside(int dfd)
+{
+    char aside[NAME_MAX + 1];
+
+    mkd(B("rm/left"), 0700, 0, 0);
+    mkf(B("rm/left/f"), "stays");
+    ok_e(safe_set_aside_at(dfd, "left", aside, sizeof(aside), &e) == 0,
+         "set_aside: a directory is set aside");
+    is_str(aside, ".left.left-0", "set_aside: ... under a dot-name");
+    ok(!exists(B("rm/left")) && !strcmp(slurp(B("rm/.left.left-0/f")), "stays"),
+       "set_aside: ... with its content");
+    mkd(B("rm/left"), 0700, 0, 0);
+    ok_e(safe_set_aside_at(dfd, "left", aside, sizeof(aside), &e) == 0 &&
+             !strcmp(aside, ".left.left-1") && exists(B("rm/.left.left-0/f")),
+         "set_aside: a second one gets a fresh name; nothing is replaced");
+    expect_err(safe_set_aside_at(dfd, "left", aside, sizeof(aside), &e), ENOENT, "rm/left",
+               "set_aside: a missing name");
+    expect_err(safe_set_aside_at(dfd, "a/b", aside, sizeof(aside), &e), EINVAL, NULL,
+               "set_aside: a name with a slash");
+    mkd(B("rm/mleft"), 0700, 0, 0);
+    bind_mount(B("out2"), B("rm/mleft"));
+    expect_err(safe_set_aside_at(dfd, "mleft", aside, sizeof(aside), &e), EBUSY, "rm/mleft",
+               "set_aside: a mount point stays where it is");
+    unmount(B("rm/mleft"));
+    ok(safe_remove_tree_at(dfd, ".left.left-0", &e) == 0 &&
+           safe_remove_tree_at(dfd, ".left.left-1", &e) == 0 &&
+           safe_remove_tree_at(dfd, "mleft", &e) == 0,
+       "set_aside: what was set aside can be removed");
+}
+
 /* ---- safe_empty_dir
  * ----------------------------------------------------------------------------------- */
 
@@ -1066,6 +1099,7 @@ int main(void)
     test_remove_bind_dir(dfd);
     test_remove_other_mounts(dfd);
     test_remove_wide(dfd);
+    test_set_aside(dfd);
     test_empty_dir();
     close(dfd);
     dfd = fast_fs();
