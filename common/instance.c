@@ -822,7 +822,20 @@ static int linger_in(int jobfd)
     return go[1];
 }
 
-static int remove_job_locked(struct instance_store *s, uint32_t job_id, struct err *e)
+/* Last resort, when the sweep too failed to remove a job: a dot-name the sweep skips, so that no
+ * later prolog walks it again under the store lock; said once, here. */
+static void set_aside(struct instance_store *s, int jobs, const char *name)
+{
+    char aside[NAME_MAX + 1];
+
+    if (safe_set_aside_at(jobs, name, aside, sizeof(aside), NULL) == 0)
+        log_error("%s/job/%s could not be removed; moved to %s/job/%s, which is not swept: "
+                  "remove it by hand",
+                  s->path, name, s->path, aside);
+}
+
+static int remove_job_locked(struct instance_store *s, uint32_t job_id, bool last_try,
+                             struct err *e)
 {
     char name[16];
     int jobs, rc = 0;
@@ -838,8 +851,8 @@ static int remove_job_locked(struct instance_store *s, uint32_t job_id, struct e
     }
     if (release_users(s, job_id, rc ? NULL : e) < 0)
         rc = -1;
-    if (rc == 0)
-        rc = safe_remove_tree_at(jobs, name, e);
+    if (rc == 0 && (rc = safe_remove_tree_at(jobs, name, e)) < 0 && last_try)
+        set_aside(s, jobs, name);
     close(jobs);
     if (linger >= 0)
         close(linger);
@@ -852,7 +865,7 @@ int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e
 
     if (instance_store_lock(s, e) < 0)
         return -1;
-    rc = remove_job_locked(s, job_id, e);
+    rc = remove_job_locked(s, job_id, false, e);
     instance_store_unlock(s);
     return rc;
 }
@@ -904,7 +917,7 @@ static int sweep_jobs(struct instance_store *s, struct err *e, int *removed)
         if (!job_is_stale(dirfd(d), de->d_name, boot))
             continue;
         log_info("removing instances of job %lu, left by an earlier boot or a failed prolog", id);
-        if (remove_job_locked(s, (uint32_t)id, rc ? NULL : e) < 0)
+        if (remove_job_locked(s, (uint32_t)id, true, rc ? NULL : e) < 0)
             rc = -1;
         else
             (*removed)++;

@@ -221,6 +221,30 @@ static void test_sweep(struct instance_store *s)
     instance_job_remove(s, 62, &e);
 }
 
+/* A job the sweep cannot remove either is set aside once, and no later sweep walks it again. */
+static void test_sweep_sets_aside(struct instance_store *s, const char *dir)
+{
+    char p[2048], outside[600];
+    struct err e;
+
+    plant_old_job(s, 80, NULL);
+    snprintf(outside, sizeof(outside), "%s/outside80", dir);
+    mkdir(outside, 0755);
+    snprintf(p, sizeof(p), "%s/job/80/mnt", base);
+    mkdir(p, 0755);
+    must(mount(outside, p, NULL, MS_BIND, NULL));
+    ok(instance_sweep(s, &e) < 0 && strstr(e.text, "job/80/mnt: is a mount point"),
+       "the sweep reports a job it cannot remove");
+    ok(!exists("job/80") && exists("job/.80.left-0/mnt"),
+       "...and sets what is left aside under a dot-name");
+    is_int(instance_sweep(s, &e), 0, "the next sweep leaves it alone");
+    snprintf(p, sizeof(p), "%s/job/.80.left-0/mnt", base);
+    umount2(p, MNT_DETACH);
+    rmdir(p);
+    snprintf(p, sizeof(p), "%s/job/.80.left-0", base);
+    ok(rmdir(p) == 0, "...where the admin finds and removes it");
+}
+
 /* The epilog never follows a user's symlink and never enters a mount inside an instance. */
 static void test_hostile_removal(struct instance_store *s, const char *dir)
 {
@@ -287,6 +311,7 @@ int main(void)
         test_instances(s);
         test_state(s);
         test_sweep(s);
+        test_sweep_sets_aside(s, dir);
         test_hostile_removal(s, dir);
         instance_store_close(s);
     }
