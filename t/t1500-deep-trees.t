@@ -40,7 +40,7 @@ cat >/home/isoA/deep.sh <<EOF
 #!/bin/bash
 for c in \$(seq $CHAINS); do
     mkdir /tmp/chain\$c && cd /tmp/chain\$c &&
-        perl -e 'for (1..$DEPTH) { mkdir "d" or die "mkdir: \$!"; chdir "d" or die "chdir: \$!" }' ||
+        perl -e 'for (1..$DEPTH) { mkdir("d") && chdir("d") or die "level \$_: \$!" }' ||
         exit 1
 done
 ls /tmp | wc -l
@@ -51,10 +51,11 @@ id=$(job_run isoA -o /home/isoA/deep.out /home/isoA/deep.sh)
 is "$?" 0 "job $id makes $CHAINS chains of $DEPTH directories in its /tmp"
 is "$(cat /home/isoA/deep.out 2>&1)" "$CHAINS" "...which the job sees in its /tmp"
 
-wait_for 120 eval '[ -z "$(iso_leftovers)" ]' || diag "still there after 120 s: $(iso_leftovers | head -3)"
+wait_for 120 eval '[ -z "$(iso_leftovers)" ]' ||
+    diag "still there after 120 s: $(iso_leftovers | head -3)"
 is "$(iso_leftovers)" "" "after the job, nothing is left under the instance base"
-unlike "$(grep -F "$ISO_BASE/" "$(cluster_log slurmd)" | grep -E 'not entered|cannot remove' | head -3)" \
-    . "slurmd's log reports no failed removal"
+failed=$(grep -F "$ISO_BASE/" "$(cluster_log slurmd)" | grep -E 'not entered|cannot remove')
+is "$(head -3 <<<"$failed")" "" "slurmd's log reports no failed removal"
 node_stays_up "the node is not drained"
 
 after=$(srun_b_ms)
