@@ -4,6 +4,7 @@
 #define ISO_INSTANCE_INT_H
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,7 +32,8 @@ struct trash {
     struct trash_item {
         int fd; /* the entry, open and flock()ed: no other remover takes it */
         char name[64];
-    } * items;
+        bool leftover; /* a remover failed on it before: set aside if it fails again */
+    } *items;
 };
 
 /* Move DIRFD/NAME into BASE/trash under a fresh name and claim it. Store lock held. */

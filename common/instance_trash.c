@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,7 @@ static int trash_dir(struct instance_store *s, struct err *e)
     return safe_mkdir_at(s->fd, "trash", 0700, 0, 0, e);
 }
 
-static int trash_add(struct trash *t, int fd, const char *name)
+static int trash_add(struct trash *t, int fd, const char *name, bool leftover)
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 4;
@@ -35,6 +37,7 @@ static int trash_add(struct trash *t, int fd, const char *name)
         t->cap = cap;
     }
     t->items[t->n].fd = fd;
+    t->items[t->n].leftover = leftover;
     snprintf(t->items[t->n].name, sizeof(t->items[t->n].name), "%s", name);
     t->n++;
     return 0;
@@ -80,7 +83,7 @@ int trash_move(struct instance_store *s, struct trash *t, int dirfd, const char 
         return errprintf_errno(e, errnum, "%s: cannot move %s into the trash", s->path, name);
     }
     /* Claimed at once, so a sweep never takes an entry its remover is about to remove. */
-    if ((fd = claim(trashfd, fresh)) < 0 || trash_add(t, fd, fresh) < 0) {
+    if ((fd = claim(trashfd, fresh)) < 0 || trash_add(t, fd, fresh, false) < 0) {
         if (fd >= 0)
             close(fd);
         log_warn("%s/trash/%s: left for the next sweep", s->path, fresh);
@@ -105,10 +108,22 @@ void trash_claim_leftovers(struct instance_store *s, struct trash *t)
         /* Dot-names are what the removal walk gave up on: left alone, logged when it did. */
         if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(t->items[0].name))
             continue;
-        if ((fd = claim(dirfd(d), de->d_name)) >= 0 && trash_add(t, fd, de->d_name) < 0)
+        if ((fd = claim(dirfd(d), de->d_name)) >= 0 && trash_add(t, fd, de->d_name, true) < 0)
             close(fd);
     }
     closedir(d);
+}
+
+/* The last resort, when an entry already failed once: a dot-name the sweep skips, so that no
+ * later sweep walks it again; said once, here. */
+static void set_aside(struct instance_store *s, int trashfd, const char *name)
+{
+    char aside[NAME_MAX + 1];
+
+    if (safe_set_aside_at(trashfd, name, aside, sizeof(aside), NULL) == 0)
+        log_error("%s/trash/%s could not be removed; moved to %s/trash/%s, which is not swept: "
+                  "remove it by hand",
+                  s->path, name, s->path, aside);
 }
 
 int trash_empty(struct instance_store *s, struct trash *t, struct err *e)
@@ -118,9 +133,13 @@ int trash_empty(struct instance_store *s, struct trash *t, struct err *e)
     if (t->n && trashfd < 0)
         rc = -1;
     for (size_t i = 0; i < t->n; i++) {
-        if (trashfd >= 0 && safe_remove_tree_at(trashfd, t->items[i].name, rc ? NULL : e) < 0 &&
-            errno != ENOENT)
+        const char *name = t->items[i].name;
+        if (trashfd >= 0 && safe_remove_tree_at(trashfd, name, rc ? NULL : e) < 0 &&
+            errno != ENOENT) {
             rc = -1;
+            if (t->items[i].leftover)
+                set_aside(s, trashfd, name);
+        }
         close(t->items[i].fd);
     }
     if (trashfd >= 0)

@@ -28,9 +28,16 @@ int safe_mkdir_at(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid
 /* Remove NAME (one component) in DIRFD and everything below it, like systemd's rm_rf: each
  * directory is read through its own fd, entries are removed with unlinkat (a symlink is removed,
  * never followed), subdirectories are opened with O_NOFOLLOW relative to their parent, another
- * mount is never entered (compared by mount id), and an explicit stack replaces recursion. It
- * keeps going after an error and returns -1 with the first one; NAME missing is success. */
+ * mount is never entered (compared by mount id), and an explicit stack replaces recursion. Any
+ * depth is removed in time linear in the number of entries with a bounded number of fds: a
+ * subtree too deep to enter is moved up to a fresh ".rm-deep.N" in NAME and removed from there.
+ * It keeps going after an error and returns -1 with the first one; NAME missing is success. */
 int safe_remove_tree_at(int dirfd, const char *name, struct err *e);
+
+/* The last resort for what safe_remove_tree_at could not remove: rename NAME in DIRFD to a fresh
+ * ".NAME.left-N" there (never replacing anything), which sweeps that skip dot-names leave alone,
+ * and write that name to ASIDE (SIZE > NAME_MAX is always enough). */
+int safe_set_aside_at(int dirfd, const char *name, char *aside, size_t size, struct err *e);
 
 /* Remove everything inside the directory open on FD, but not the directory itself. */
 int safe_empty_dir(int fd, struct err *e);

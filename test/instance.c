@@ -228,6 +228,52 @@ static void test_sweep(struct instance_store *s)
     instance_job_remove(s, 62, &e);
 }
 
+/* The first dot-name in BASE/trash, in NAME; false if there is none. */
+static bool trash_dot_name(char *name, size_t size)
+{
+    char p[1024];
+    DIR *d;
+    struct dirent *de;
+    bool found = false;
+
+    snprintf(p, sizeof(p), "%s/trash", base);
+    if (!(d = opendir(p)))
+        return false;
+    while (!found && (de = readdir(d)))
+        if ((found = de->d_name[0] == '.' && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")))
+            snprintf(name, size, "%s", de->d_name);
+    closedir(d);
+    return found;
+}
+
+/* What the sweep cannot remove twice is set aside once, and no later sweep walks it again. */
+static void test_sweep_sets_aside(struct instance_store *s, const char *dir)
+{
+    char p[2048], outside[600], aside[256];
+    struct err e;
+
+    plant_old_job(s, 78, NULL);
+    snprintf(outside, sizeof(outside), "%s/outside78", dir);
+    mkdir(outside, 0755);
+    snprintf(p, sizeof(p), "%s/job/78/mnt", base);
+    mkdir(p, 0755);
+    must(mount(outside, p, NULL, MS_BIND, NULL));
+    int mnt = open(p, O_PATH | O_CLOEXEC);
+    ok(instance_sweep(s, &e) < 0 && strstr(e.text, "/mnt: is a mount point"),
+       "the sweep reports a job it cannot remove");
+    ok(!exists("job/78") && trash_entries() == 1, "...and leaves it in the trash");
+    ok(instance_sweep(s, &e) < 0 && trash_dot_name(aside, sizeof(aside)),
+       "when the next sweep fails too, it sets the entry aside under a dot-name");
+    is_int(instance_sweep(s, &e), 0, "the sweep after that leaves it alone");
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", mnt);
+    umount2(p, MNT_DETACH);
+    close(mnt);
+    snprintf(p, sizeof(p), "%s/trash/%s/mnt", base, aside);
+    rmdir(p);
+    snprintf(p, sizeof(p), "%s/trash/%s", base, aside);
+    ok(rmdir(p) == 0, "...where the admin finds and removes it");
+}
+
 /* The epilog never follows a user's symlink and never enters a mount inside an instance. */
 static void test_hostile_removal(struct instance_store *s, const char *dir)
 {
@@ -547,6 +593,7 @@ int main(void)
         test_instances(s);
         test_state(s);
         test_sweep(s);
+        test_sweep_sets_aside(s, dir);
         test_hostile_removal(s, dir);
         test_trash(s);
         test_reused_ids(s);

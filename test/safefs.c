@@ -728,24 +728,145 @@ static void test_remove_deep(int dfd)
     ok(!exists(B("fast/deep")), "remove_tree: the deep tree is gone");
 }
 
-/* Past the depth limit the walk stops and says so; the rest can be removed from below. */
-static void test_remove_too_deep(int dfd)
+/* Remove NAME in DFD with at most FDS_FREE descriptors beyond those open now: a walk holding
+ * more (one per level, or the old anchors) fails with EMFILE before the tree is gone. */
+static int remove_bounded(int dfd, const char *name, int fds_free)
 {
-    int mid, rc;
+    struct rlimit old, low;
+    int rc;
 
-    mkd(B("fast/toodeep"), 0755, 0, 0);
-    mid = mkchain(B("fast/toodeep"), 16500, 8000);
-    rc = safe_remove_tree_at(dfd, "toodeep", &e);
-    expect_err(rc, ELOOP, "tree deeper than 16384 levels; not entered",
-               "remove_tree: 16500 levels");
-    ok(strncmp(e.text, B("fast/toodeep/.../d/d/"), strlen(B("fast/toodeep/.../d/d/"))) == 0 &&
-           strlen(e.text) < 700,
-       "remove_tree: the long path is elided in the middle");
-    ok(exists(B("fast/toodeep/d/d")), "remove_tree: the too deep tree is left in place");
-    rc = safe_empty_dir(mid, &e);
-    close(mid);
-    ok(rc == 0 && safe_remove_tree_at(dfd, "toodeep", &e) == 0 && !exists(B("fast/toodeep")),
-       "remove_tree: removable in two halves");
+    getrlimit(RLIMIT_NOFILE, &old);
+    low = old;
+    low.rlim_cur = (rlim_t)(count_fds() + fds_free);
+    setrlimit(RLIMIT_NOFILE, &low);
+    rc = safe_remove_tree_at(dfd, name, &e);
+    setrlimit(RLIMIT_NOFILE, &old);
+    return rc;
+}
+
+/* No depth stops the walk (issue 7: chains of 16,400 levels survived the epilog). */
+static void test_remove_deeper(int dfd, int depth)
+{
+    int fds = count_fds(), rc;
+    char name[32];
+
+    snprintf(name, sizeof(name), "deeper%d", depth);
+    mkd(B("fast/%s", name), 0755, 0, 0);
+    mkchain(B("fast/%s", name), depth, -1);
+    rc = remove_bounded(dfd, name, 80);
+    ok_e(rc == 0, "remove_tree: %d levels deep with 80 free descriptors", depth);
+    ok(!exists(B("fast/%s", name)), "remove_tree: nothing left of %d levels", depth);
+    is_int(count_fds(), fds, "remove_tree: no descriptor left open after %d levels", depth);
+}
+
+/* What a job did: several chains side by side, each deeper than the old limit. */
+static void test_remove_chains(int dfd)
+{
+    int i, rc;
+
+    mkd(B("fast/job"), 0700, 0, 0);
+    mkd(B("fast/job/tmp"), 01777, 0, 0);
+    for (i = 0; i < 8; i++) {
+        mkd(B("fast/job/tmp/c%d", i), 0755, 0, 0);
+        mkchain(B("fast/job/tmp/c%d", i), 16500, -1);
+    }
+    rc = remove_bounded(dfd, "job", 80);
+    ok_e(rc == 0, "remove_tree: 8 chains of 16500 levels with 80 free descriptors");
+    ok(!exists(B("fast/job")), "remove_tree: nothing left of the 8 chains");
+}
+
+/* Path components of the directory open on FD below the scratch tree "fast/". */
+static int depth_below_fast(int fd)
+{
+    char link[64], path[PATH_MAX];
+    const char *p;
+    ssize_t n;
+    int depth = 0;
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    if ((n = readlink(link, path, sizeof(path) - 1)) < 0)
+        return -1; /* longer than PATH_MAX: far too deep */
+    path[n] = '\0';
+    for (p = path + strlen(B("fast")); *p; p++)
+        depth += *p == '/';
+    return depth;
+}
+
+/* Deep down in a chain: a symlink to the outside and a mount point; neither is followed. */
+static int deep_hostile_chain(void)
+{
+    int lvl, mp;
+    char path[64];
+
+    mkd(B("fast/dh"), 0755, 0, 0);
+    lvl = mkchain(B("fast/dh"), 20000, 17000);
+    if (symlinkat(B("out3"), lvl, "l") < 0 || symlinkat(B("out3/keep"), lvl, "lf") < 0 ||
+        mkdirat(lvl, "m", 0755) < 0)
+        bail("deep hostile chain");
+    snprintf(path, sizeof(path), "/proc/self/fd/%d/m", lvl);
+    bind_mount(B("out2"), path);
+    if ((mp = openat(lvl, "m", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        bail("open the deep mount point");
+    close(lvl);
+    return mp;
+}
+
+static void test_remove_deep_hostile(int dfd)
+{
+    int mp = deep_hostile_chain(), rc, d;
+    char path[64];
+
+    rc = safe_remove_tree_at(dfd, "dh", &e);
+    expect_err(rc, EBUSY, "/m: is a mount point; not entered",
+               "remove_tree: 20000 levels, a mount inside");
+    is_str(slurp(B("out2/keep")), "keep", "remove_tree: the deep mount is not entered");
+    is_str(slurp(B("out3/keep")), "keep", "remove_tree: the deep symlink is not followed");
+    is_int(entries(B("out3")), 1, "remove_tree: ... and nothing is removed behind it");
+    d = depth_below_fast(mp);
+    ok(d > 0 && d < 200, "remove_tree: what stays is short: the mount point is %d levels down", d);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", mp);
+    unmount(path);
+    close(mp);
+    ok_e(safe_remove_tree_at(dfd, "dh", &e) == 0 && !exists(B("fast/dh")),
+         "remove_tree: after umount the rest goes");
+    is_str(slurp(B("out2/keep")), "keep", "remove_tree: ... and the mount's source is intact");
+}
+
+/* A chain made by a user, with directories the user closed (0500) and sticky ones like /tmp. */
+static void user_chain(const char *dir, int depth)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY), i;
+
+    /* opened first: the scratch base above it is closed to the user */
+    if (fd < 0 || setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+        _exit(1);
+    for (i = 1; i <= depth; i++) {
+        int nfd;
+        if (mkdirat(fd, "u", 0700) < 0 || (nfd = openat(fd, "u", O_RDONLY | O_DIRECTORY)) < 0)
+            _exit(1);
+        if (fchmod(fd, i % 3 ? 0500 : 01777) < 0)
+            _exit(1);
+        close(fd);
+        fd = nfd;
+    }
+    _exit(0);
+}
+
+static void test_remove_deep_user(int dfd)
+{
+    int status;
+    pid_t pid;
+
+    mkd(B("fast/du"), 0700, NOBODY, NOBODY);
+    fflush(stdout);
+    if ((pid = fork()) < 0)
+        bail("fork");
+    if (pid == 0)
+        user_chain(B("fast/du"), 20000);
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        bail("the user's chain");
+    ok_e(remove_bounded(dfd, "du", 80) == 0 && !exists(B("fast/du")),
+         "remove_tree: a user's 20000 levels (modes 0500 and 1777) are removed");
 }
 
 static void test_remove_wide(int dfd)
@@ -770,6 +891,39 @@ static void test_remove_wide(int dfd)
     close(wfd);
     rc = safe_remove_tree_at(dfd, "wide", &e);
     ok_e(rc == 0 && !exists(B("rm/wide")), "remove_tree: 10000 files and 300 directories");
+}
+
+/* ---- safe_set_aside_at
+ * ------------------------------------------------------------------------------ */
+
+static void test_set_aside(int dfd)
+{
+    char aside[NAME_MAX + 1];
+
+    mkd(B("rm/left"), 0700, 0, 0);
+    mkf(B("rm/left/f"), "stays");
+    ok_e(safe_set_aside_at(dfd, "left", aside, sizeof(aside), &e) == 0,
+         "set_aside: a directory is set aside");
+    is_str(aside, ".left.left-0", "set_aside: ... under a dot-name");
+    ok(!exists(B("rm/left")) && !strcmp(slurp(B("rm/.left.left-0/f")), "stays"),
+       "set_aside: ... with its content");
+    mkd(B("rm/left"), 0700, 0, 0);
+    ok_e(safe_set_aside_at(dfd, "left", aside, sizeof(aside), &e) == 0 &&
+             !strcmp(aside, ".left.left-1") && exists(B("rm/.left.left-0/f")),
+         "set_aside: a second one gets a fresh name; nothing is replaced");
+    expect_err(safe_set_aside_at(dfd, "left", aside, sizeof(aside), &e), ENOENT, "rm/left",
+               "set_aside: a missing name");
+    expect_err(safe_set_aside_at(dfd, "a/b", aside, sizeof(aside), &e), EINVAL, NULL,
+               "set_aside: a name with a slash");
+    mkd(B("rm/mleft"), 0700, 0, 0);
+    bind_mount(B("out2"), B("rm/mleft"));
+    expect_err(safe_set_aside_at(dfd, "mleft", aside, sizeof(aside), &e), EBUSY, "rm/mleft",
+               "set_aside: a mount point stays where it is");
+    unmount(B("rm/mleft"));
+    ok(safe_remove_tree_at(dfd, ".left.left-0", &e) == 0 &&
+           safe_remove_tree_at(dfd, ".left.left-1", &e) == 0 &&
+           safe_remove_tree_at(dfd, "mleft", &e) == 0,
+       "set_aside: what was set aside can be removed");
 }
 
 /* ---- safe_empty_dir
@@ -853,7 +1007,7 @@ static void test_remove_race(int dfd)
     is_int(entries(B("out3")), 1, "race: ... with nothing removed from it");
 }
 
-/* The same deep in a tree, where the walk has closed the level and must reopen it by name. */
+/* The same ten levels down a 600-level chain, whose deeper parts the walk moves up meanwhile. */
 static void test_remove_race_deep(int dfd)
 {
     int round, refused = 0;
@@ -945,13 +1099,18 @@ int main(void)
     test_remove_bind_dir(dfd);
     test_remove_other_mounts(dfd);
     test_remove_wide(dfd);
+    test_set_aside(dfd);
     test_empty_dir();
     close(dfd);
     dfd = fast_fs();
     test_remove_deep(dfd);
-    test_remove_too_deep(dfd);
+    test_remove_deeper(dfd, 20000);
+    test_remove_deeper(dfd, 70000);
+    test_remove_chains(dfd);
+    test_remove_deep_user(dfd);
     test_remove_race(dfd);
     test_remove_race_deep(dfd);
+    test_remove_deep_hostile(dfd);
     close(dfd);
     unmount(B("fast"));
     is_int(count_fds(), fds, "no descriptor leaked");
