@@ -18,6 +18,7 @@
 
 #include "instance.h"
 #include "log.h"
+#include "quota.h"
 #include "safefs.h"
 
 #ifndef NSFS_MAGIC
@@ -160,8 +161,8 @@ static void cleanup_under(const char *base, void *arg)
         return;
     if ((s = instance_store_open(base, false, &e))) {
         if (instance_job_remove(s, c->job_id, &e) < 0) {
-            log_error("job %" PRIu32 ": cannot remove its instances under %s: %s", c->job_id,
-                      base, e.text);
+            log_error("job %" PRIu32 ": cannot remove its instances under %s: %s", c->job_id, base,
+                      e.text);
             c->rc = -1;
         }
         instance_store_close(s);
@@ -388,7 +389,9 @@ static int make_user_instance(struct instance_store *s, struct instance_job *job
 
     if (ufd < 0)
         return -1;
-    if (d->backing == BACKING_DISK) {
+    if (d->backing == BACKING_DISK && d->size_bytes) {
+        fd = quota_mkdir_at(ufd, name, d->size_bytes, mode, uid, gid, e);
+    } else if (d->backing == BACKING_DISK) {
         fd = safe_mkdir_at(ufd, name, mode, uid, gid, e);
     } else {
         /* Another job of the user mounted it already: share it, whatever its size. */
@@ -426,7 +429,8 @@ int instance_make(struct instance_store *s, struct instance_job *job, const stru
     } else if (d->backing == BACKING_TMPFS) {
         return 0;
     } else {
-        fd = safe_mkdir_at(job->dirfd, name, mode, uid, gid, e);
+        fd = d->size_bytes ? quota_mkdir_at(job->dirfd, name, d->size_bytes, mode, uid, gid, e)
+                           : safe_mkdir_at(job->dirfd, name, mode, uid, gid, e);
         snprintf(path, size, "job/%" PRIu32 "/%s", job->job_id, name);
     }
     if (fd < 0)
@@ -723,6 +727,8 @@ static int remove_user_dir(int users, const char *uidname, struct err *e)
             if (unmount_at(dirfd(d), de->d_name, e) < 0)
                 rc = -1;
     closedir(d);
+    if (rc == 0) /* sized instances first, so their quotas go with them */
+        rc = quota_remove_instances_in(users, uidname, e);
     if (rc == 0)
         rc = safe_remove_tree_at(users, uidname, e);
     return rc;
@@ -838,6 +844,8 @@ static int remove_job_locked(struct instance_store *s, uint32_t job_id, struct e
     }
     if (release_users(s, job_id, rc ? NULL : e) < 0)
         rc = -1;
+    if (rc == 0) /* sized instances first, so their quotas go with them */
+        rc = quota_remove_instances_in(jobs, name, e);
     if (rc == 0)
         rc = safe_remove_tree_at(jobs, name, e);
     close(jobs);
