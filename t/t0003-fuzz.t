@@ -21,7 +21,8 @@ trap 'rm -rf "$work"' EXIT
 "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$top_builddir" -I"$src" \
     "$top_srcdir/t/fuzz/policy-fuzz.c" \
-    "$src"/policy*.c "$src/lint.c" "$src/diag.c" "$src/err.c" "$src/filter.c" "$src/log.c" \
+    "$src"/policy*.c "$src/lint.c" "$src/quota.c" "$src/safefs.c" "$src/diag.c" "$src/err.c" \
+    "$src/filter.c" "$src/log.c" \
     $yaml_flags -o "$bin" 2>"$work/build.log"
 rc=$?
 ok $rc "the fuzzer builds with $CLANG"
