@@ -20,6 +20,7 @@
 #include "instance.h"
 #include "instance_int.h"
 #include "log.h"
+#include "quota.h"
 #include "safefs.h"
 
 #ifndef NSFS_MAGIC
@@ -412,7 +413,9 @@ static int make_user_instance(struct instance_store *s, struct instance_job *job
 
     if (ufd < 0)
         return -1;
-    if (d->backing == BACKING_DISK) {
+    if (d->backing == BACKING_DISK && d->size_bytes) {
+        fd = quota_mkdir_at(ufd, name, d->size_bytes, mode, uid, gid, e);
+    } else if (d->backing == BACKING_DISK) {
         fd = safe_mkdir_at(ufd, name, mode, uid, gid, e);
     } else {
         /* Another job of the user mounted it already: share it, whatever its size. */
@@ -450,7 +453,8 @@ int instance_make(struct instance_store *s, struct instance_job *job, const stru
     } else if (d->backing == BACKING_TMPFS) {
         return 0;
     } else {
-        fd = safe_mkdir_at(job->dirfd, name, mode, uid, gid, e);
+        fd = d->size_bytes ? quota_mkdir_at(job->dirfd, name, d->size_bytes, mode, uid, gid, e)
+                           : safe_mkdir_at(job->dirfd, name, mode, uid, gid, e);
         snprintf(path, size, "job/%" PRIu32 "/%s", job->job_id, name);
     }
     if (fd < 0)

@@ -19,6 +19,7 @@
 
 #include "instance_int.h"
 #include "log.h"
+#include "quota.h"
 #include "safefs.h"
 
 static int trash_dir(struct instance_store *s, struct err *e)
@@ -134,7 +135,9 @@ int trash_empty(struct instance_store *s, struct trash *t, struct err *e)
         rc = -1;
     for (size_t i = 0; i < t->n; i++) {
         const char *name = t->items[i].name;
-        if (trashfd >= 0 && safe_remove_tree_at(trashfd, name, rc ? NULL : e) < 0 &&
+        /* Sized instances first, so that their quotas go with them. */
+        if (trashfd >= 0 && (quota_remove_instances_in(trashfd, name, rc ? NULL : e) < 0 ||
+                             safe_remove_tree_at(trashfd, name, rc ? NULL : e) < 0) &&
             errno != ENOENT) {
             rc = -1;
             if (t->items[i].leftover)

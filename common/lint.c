@@ -13,6 +13,7 @@
 
 #include "nsjob.h"
 #include "policy_int.h"
+#include "quota.h"
 
 /* One use of a group or user name in a filter. */
 struct use {
@@ -174,6 +175,30 @@ static void lint_mount(const struct profile *pr, const struct profile_view *v, s
                  m->target);
 }
 
+/* A disk size is a quota of the instance base's file system: say when this host's cannot enforce
+ * it, since a job asking for it then fails here. Probed once, reported at each such size. */
+static void lint_disk_sizes(const struct policy *p, struct diag_list *d)
+{
+    bool probed = false, can = true;
+    struct err e;
+
+    for (size_t i = 0; i < p->nprofiles; i++)
+        for (size_t j = 0; j < p->profiles[i].npolydirs; j++) {
+            const struct polydir *pd = &p->profiles[i].polydirs[j];
+            if (pd->backing != BACKING_DISK || pd->size.kind != SIZE_BYTES)
+                continue;
+            if (!probed) {
+                can = quota_probe_path(p->instance_base, &e) != QUOTA_NONE;
+                probed = true;
+            }
+            if (!can)
+                diag_add(d, DIAG_WARNING, pd->size_loc.line, pd->size_loc.col,
+                         "the size of %s cannot be enforced on this host, and its jobs will fail "
+                         "here: %s",
+                         pd->path, e.text);
+        }
+}
+
 void policy_lint(const struct policy *p, struct diag_list *d)
 {
     if (!p)
@@ -181,6 +206,7 @@ void policy_lint(const struct policy *p, struct diag_list *d)
     lint_names(p, d, true);
     lint_names(p, d, false);
     lint_unused_profiles(p, d);
+    lint_disk_sizes(p, d);
     for (size_t i = 0; i < p->nprofiles; i++) {
         struct profile_view *v = profile_view_get(p, p->profiles[i].name);
         for (size_t j = 0; j < p->profiles[i].nmounts; j++)

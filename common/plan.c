@@ -334,7 +334,7 @@ static int add_polydirs(struct plan *plan, const struct profile_view *v,
             return errprintf(e, "out of memory");
         o->backing = d->backing;
         o->scope = d->scope;
-        o->size_bytes = d->backing == BACKING_TMPFS ? size_bytes(&d->size, id) : 0;
+        o->size_bytes = size_bytes(&d->size, id);
         if (d->backing == BACKING_TMPFS && d->size.kind == SIZE_PERCENT)
             o->percent = (unsigned)d->size.value;
         o->line = d->loc.line;

@@ -30,7 +30,7 @@ struct plan_polydir {
     char *path;
     enum backing backing;
     enum scope scope;
-    uint64_t size_bytes; /* tmpfs; 0 = the kernel's default */
+    uint64_t size_bytes; /* tmpfs: 0 = the kernel's default; disk: the quota, 0 = none */
     unsigned percent;    /* tmpfs sized as a share of the job's memory: 1..100, else 0 */
     int line;
 };

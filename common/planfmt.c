@@ -71,6 +71,10 @@ static void print_polydir(const struct plan_polydir *d, FILE *out, int n, const 
         human_size(d->size_bytes, sz, sizeof(sz));
         snprintf(what, sizeof(what), "private tmpfs (%s%s), one %s",
                  d->size_bytes ? "size " : "kernel default size", d->size_bytes ? sz : "", per);
+    } else if (d->size_bytes) {
+        human_size(d->size_bytes, sz, sizeof(sz));
+        snprintf(what, sizeof(what), "private directory on local disk (size %s, a quota), one %s",
+                 sz, per);
     } else {
         snprintf(what, sizeof(what), "private directory on local disk, one %s", per);
     }
@@ -157,7 +161,7 @@ static void json_polydirs(const struct plan *plan, FILE *out)
         fprintf(out,
                 ", \"backing\": \"%s\", \"scope\": \"%s\", \"size\": ", backing_name(d->backing),
                 scope_name(d->scope));
-        if (d->backing == BACKING_TMPFS && d->size_bytes)
+        if (d->size_bytes)
             fprintf(out, "%" PRIu64, d->size_bytes);
         else
             fputs("null", out);

@@ -49,7 +49,8 @@ struct polydir {
     char *path; /* absolute, normalised: /tmp, /var/tmp, /dev/shm ... */
     enum backing backing;
     enum scope scope;
-    struct size_spec size; /* tmpfs only; SIZE_UNSET means the kernel default (half of RAM) */
+    struct size_spec size; /* tmpfs: SIZE_UNSET is the kernel default; disk: bytes or no limit */
+    struct loc size_loc;   /* of the size value, when written */
     struct loc loc;
 };
 

@@ -44,17 +44,20 @@ static bool polydir_collect(struct ctx *c, const struct node *v, struct polydir 
     return true;
 }
 
-/* A polydir's size is a share of the job's memory or bytes, for tmpfs backing only. */
+/* A tmpfs polydir's size is a share of the job's memory or bytes; a disk polydir's is bytes
+ * (its quota): a share of the job's memory means nothing for a disk. */
 static void read_polydir_size(struct ctx *c, const struct node *size, struct polydir *d)
 {
     const char *s = want_scalar(c, size, "a size such as 50% or 512M");
 
-    if (!s)
+    d->size_loc = size->loc;
+    if (!s || !read_size(c, s, size->loc, true, &d->size))
         return;
-    if (read_size(c, s, size->loc, true, &d->size) && d->backing != BACKING_TMPFS) {
+    if (d->backing == BACKING_DISK && d->size.kind == SIZE_PERCENT) {
         error_at(c, size->loc,
-                 "size applies to tmpfs backing only; remove it or set "
-                 "backing: tmpfs");
+                 "a disk polydir's size is absolute (512M, 8G), not \"%s\"; percentages of the "
+                 "job's memory are for backing: tmpfs",
+                 esc(c, s));
         d->size.kind = SIZE_UNSET;
     }
 }

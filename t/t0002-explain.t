@@ -1,6 +1,6 @@
 #!/bin/bash
 # Golden files for isolationctl explain: what each user of the fstab_user example gets, the
-# /home-hiding profile, JSON, and refusals. Each case: its arguments, its expected output
+# /home-hiding profile, disk polydirs with a size (a quota), JSON, and refusals. Each case: its arguments, its expected output
 # (stdout then stderr) in t/expected/explain-NAME.out, and its exit status on the first line.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/t/lib/tap.sh"
@@ -22,6 +22,8 @@ cases=(
     "refused|--user alice --uid 1001 --groups alice --partition gpu --profile shared-tmp $id"
     "unknown-profile|--user alice --uid 1001 --groups alice --profile nosuch $id"
     "unknown-user|--user nosuchuser-xyz $id"
+    "disk-size|--user alice --uid 1001 --groups alice --partition debug --profile quota $id"
+    "disk-size-json|--user alice --uid 1001 --groups alice --partition debug --profile quota --json $id"
 )
 
 for c in "${cases[@]}"; do

@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
     -I"$top_builddir" -I"$src" \
     "$top_srcdir/t/fuzz/policy-fuzz.c" \
     "$src"/policy*.c "$src/lint.c" "$src/diag.c" "$src/err.c" "$src/escape.c" "$src/filter.c" \
-    "$src/log.c" "$src/nsjob.c" "$src/safefs.c" \
+    "$src/log.c" "$src/nsjob.c" "$src/quota.c" "$src"/safefs*.c \
     $yaml_flags -o "$bin" 2>"$work/build.log"
 rc=$?
 ok $rc "the fuzzer builds with $CLANG"

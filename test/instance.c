@@ -105,7 +105,10 @@ static int make(struct instance_store *s, struct instance_job *job, const char *
                 enum backing b, enum scope sc, char *rel, size_t size)
 {
     struct plan_polydir d = {
-        .path = (char *)path, .backing = b, .scope = sc, .size_bytes = 1 << 20};
+        .path = (char *)path,
+        .backing = b,
+        .scope = sc,
+        .size_bytes = b == BACKING_TMPFS ? 1 << 20 : 0}; /* a disk size is tested in quota.c */
     struct err e;
     int rc = instance_make(s, job, &d, 1234, 1234, 01777, rel, size, &e);
 

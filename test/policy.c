@@ -220,6 +220,25 @@ static void test_sizes(void)
     }
 }
 
+/* A disk polydir's size is its quota: bytes, never a share of the job's memory. */
+static void test_disk_sizes(void)
+{
+    struct policy *p;
+
+    p = accepted(HEAD "profiles:\n  a:\n    polydirs: [{path: /tmp, backing: disk, size: 10M}]\n",
+                 "", "a disk polydir with a size");
+    ok(p && p->profiles[0].polydirs[0].size.kind == SIZE_BYTES &&
+           p->profiles[0].polydirs[0].size.value == 10 << 20 &&
+           p->profiles[0].polydirs[0].size_loc.line == 5 &&
+           p->profiles[0].polydirs[0].size_loc.col == 50,
+       "...is 10485760 bytes, at the position of its value");
+    policy_free(p);
+    refused(HEAD "profiles:\n  a:\n    polydirs: [{path: /tmp, size: 50%}]\n",
+            "t.yaml:5:35: a disk polydir's size is absolute (512M, 8G), not \"50%\"; percentages "
+            "of the job's memory are for backing: tmpfs",
+            "a percentage on a disk polydir (the default backing)");
+}
+
 static void test_views(void)
 {
     const char *text =
@@ -641,7 +660,7 @@ static void test_bad_sizes(void)
                  "      - {path: /a, backing: tmpfs, size: 0}\n"
                  "      - {path: /b, backing: tmpfs, size: 150%}\n"
                  "      - {path: /c, backing: tmpfs, size: 1.5G}\n"
-                 "      - {path: /d, backing: disk, size: 1G}\n"
+                 "      - {path: /d, backing: disk, size: 50%}\n"
                  "      - {path: /e, backing: tmpfs, size: 0%}\n"
                  "      - {path: /f, backing: tmpfs, size: 99999999999999999999}\n"
                  "      - {path: /g, backing: tmpfs, size: 20000000T}\n"
@@ -651,7 +670,8 @@ static void test_bad_sizes(void)
             "t.yaml:7:42: size \"150%\" is more than 100% of the job's memory; use at most 100%\n"
             "t.yaml:8:42: malformed size \"1.5G\"; write a percentage of the job's memory (50%) or "
             "a whole number of bytes with an optional K, M, G or T suffix (512M, 8G)\n"
-            "t.yaml:9:41: size applies to tmpfs backing only; remove it or set backing: tmpfs\n"
+            "t.yaml:9:41: a disk polydir's size is absolute (512M, 8G), not \"50%\"; percentages "
+            "of the job's memory are for backing: tmpfs\n"
             "t.yaml:10:42: size \"0%\" is zero; give a size above 0, or remove it for the "
             "kernel's default\n"
             "t.yaml:11:42: size \"99999999999999999999\" is too large\n"
@@ -1106,6 +1126,7 @@ int main(void)
     test_defaults();
     test_example_model();
     test_sizes();
+    test_disk_sizes();
     test_views();
     test_names();
     test_none();
