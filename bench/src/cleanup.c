@@ -284,7 +284,7 @@ static uint64_t prolog(uint32_t job)
 /* STALL_FILES empty files (no data: a million of them fit in memory) in 1,000 directories. */
 static void make_empty_tree(const char *root)
 {
-    char path[4096], name[32];
+    char path[4200], name[32];
 
     for (unsigned d = 0; d < 1000; d++) {
         snprintf(path, sizeof(path), "%s/d%03u", root, d);
