@@ -33,7 +33,7 @@ struct trash {
         int fd; /* the entry, open and flock()ed: no other remover takes it */
         char name[64];
         bool leftover; /* a remover failed on it before: set aside if it fails again */
-    } *items;
+    } * items;
 };
 
 /* Move DIRFD/NAME into BASE/trash under a fresh name and claim it. Store lock held. */

@@ -334,8 +334,8 @@ static void bench_stall(unsigned runs)
     printf("| another job's prolog while an epilog removes %u files (took %s) | %s | %s | the "
            "same prolog, idle node | %s | %s | %.2fx | at most 1.2x | %s | %zu |\n",
            stall_files, NS(removal), NS(mb), NS(samples_pct(&busy, 90)), NS(mi),
-           NS(samples_pct(&idle, 90)), RATIO(mb, mi), busy.n && RATIO(mb, mi) <= 1.2 ? "met" : "missed",
-           busy.n);
+           NS(samples_pct(&idle, 90)), RATIO(mb, mi),
+           busy.n && RATIO(mb, mi) <= 1.2 ? "met" : "missed", busy.n);
     samples_free(&idle);
     samples_free(&busy);
 }
