@@ -917,20 +917,31 @@ static bool record_is_stale(int jobfd, uid_t uid)
     return stale || store_job_alive(jobfd) == 0;
 }
 
-int instance_job_drop_stale(struct instance_store *s, uint32_t job_id, uid_t uid, struct err *e)
+/* Whether job JOB_ID has a record that is stale for UID (see record_is_stale). */
+static bool job_record_stale(struct instance_store *s, uint32_t job_id, uid_t uid)
 {
     struct instance_job job;
+    bool stale;
+
+    if (instance_job_open(s, job_id, false, &job, NULL) < 0)
+        return false;
+    stale = record_is_stale(job.dirfd, uid);
+    instance_job_close(&job);
+    return stale;
+}
+
+int instance_job_drop_stale(struct instance_store *s, uint32_t job_id, uid_t uid, struct err *e)
+{
     struct trash t = {0};
     int linger = -1, rc = 0;
 
+    /* Every step asks: the common answer, a current record, costs no lock. */
+    if (!job_record_stale(s, job_id, uid))
+        return 0;
     if (instance_store_lock(s, e) < 0)
         return -1;
-    if (instance_job_open(s, job_id, false, &job, NULL) == 0) {
-        bool stale = record_is_stale(job.dirfd, uid);
-        instance_job_close(&job);
-        if (stale)
-            rc = detach_job_locked(s, &t, job_id, &linger, e) < 0 ? -1 : 1;
-    }
+    if (job_record_stale(s, job_id, uid))
+        rc = detach_job_locked(s, &t, job_id, &linger, e) < 0 ? -1 : 1;
     instance_store_unlock(s);
     if (trash_empty(s, &t, rc < 0 ? NULL : e) < 0 && rc >= 0)
         rc = -1;
