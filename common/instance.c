@@ -180,6 +180,58 @@ int instance_job_cleanup(const char *base, uint32_t job_id)
     return c.rc;
 }
 
+/* RUNDIR/store/NAME: the record store of the base named NAME (escaped), made with SETUP. */
+static int open_rec_dir(const char *name, bool setup, struct err *e)
+{
+    int run = safe_open_root_dir(rundir, setup, e), top, fd = -1;
+
+    if (run < 0)
+        return -1;
+    top = setup ? safe_mkdir_at(run, "store", 0700, 0, 0, e) : safe_open_dir_at(run, "store", e);
+    close(run);
+    if (top < 0)
+        return -1;
+    fd = setup ? safe_mkdir_at(top, name, 0700, 0, 0, e) : safe_open_dir_at(top, name, e);
+    close(top);
+    return fd;
+}
+
+/* Make directory NAME in FD (root 0700), for the store's layout. */
+static int make_sub(int fd, const char *name, struct err *e)
+{
+    int d = safe_mkdir_at(fd, name, 0700, 0, 0, e);
+
+    if (d < 0)
+        return -1;
+    close(d);
+    return 0;
+}
+
+/* The records live apart from the base, so that a user who fills the base's file system cannot
+ * stop other jobs' records, pins and lock from being written. */
+static int open_records(struct instance_store *s, bool setup, struct err *e)
+{
+    char name[PATH_MAX * 4 + 8];
+    int fd;
+
+    instance_name(s->path, name, sizeof(name));
+    if (strlen(name) > NAME_MAX)
+        return errprintf_errno(e, ENAMETOOLONG, "instance base %s: path too long to name its "
+                                                "records under %s/store", s->path, rundir);
+    if (asprintf(&s->rpath, "%s/store/%s", rundir, name) < 0) {
+        s->rpath = NULL;
+        return errprintf(e, "out of memory");
+    }
+    if ((fd = open_rec_dir(name, setup, e)) < 0)
+        return -1;
+    if (setup && (fd = make_private_mount(s->rpath, fd, e)) < 0)
+        return -1;
+    s->rfd = fd;
+    if (setup && (make_sub(fd, "job", e) < 0 || make_sub(fd, "user", e) < 0))
+        return -1;
+    return 0;
+}
+
 struct instance_store *instance_store_open(const char *base, bool setup, struct err *e)
 {
     struct instance_store *s = calloc(1, sizeof(*s));
@@ -190,25 +242,19 @@ struct instance_store *instance_store_open(const char *base, bool setup, struct 
         errprintf(e, "out of memory");
         return NULL;
     }
-    s->fd = s->lockfd = -1;
+    s->fd = s->rfd = s->lockfd = -1;
     if ((fd = safe_open_root_dir(base, setup, e)) < 0)
         goto fail;
     if (setup && (fd = make_private_mount(base, fd, e)) < 0)
         goto fail;
     s->fd = fd;
-    if (setup) {
-        int d;
-        if ((d = safe_mkdir_at(fd, "job", 0700, 0, 0, e)) < 0)
-            goto fail;
-        close(d);
-        if ((d = safe_mkdir_at(fd, "user", 0700, 0, 0, e)) < 0)
-            goto fail;
-        close(d);
-        if ((d = safe_mkdir_at(fd, "trash", 0700, 0, 0, e)) < 0)
-            goto fail;
-        close(d);
+    if (setup && (make_sub(fd, "job", e) < 0 || make_sub(fd, "user", e) < 0 ||
+                  make_sub(fd, "trash", e) < 0))
+        goto fail;
+    if (open_records(s, setup, e) < 0)
+        goto fail;
+    if (setup)
         record_base(base);
-    }
     return s;
 fail:
     instance_store_close(s);
@@ -223,7 +269,10 @@ void instance_store_close(struct instance_store *s)
         close(s->lockfd);
     if (s->fd >= 0)
         close(s->fd);
+    if (s->rfd >= 0)
+        close(s->rfd);
     free(s->path);
+    free(s->rpath);
     free(s);
 }
 
@@ -237,18 +286,18 @@ int instance_store_lock(struct instance_store *s, struct err *e)
     struct stat st;
 
     if (s->lockfd < 0) {
-        s->lockfd = openat(s->fd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        s->lockfd = openat(s->rfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (s->lockfd < 0)
-            return errprintf_errno(e, errno, "%s/.lock", s->path);
+            return errprintf_errno(e, errno, "%s/.lock", s->rpath);
         if (fstat(s->lockfd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0) {
             close(s->lockfd);
             s->lockfd = -1;
-            return errprintf(e, "%s/.lock: not a regular file owned by root", s->path);
+            return errprintf(e, "%s/.lock: not a regular file owned by root", s->rpath);
         }
     }
     while (flock(s->lockfd, LOCK_EX) < 0)
         if (errno != EINTR)
-            return errprintf_errno(e, errno, "%s/.lock: cannot lock", s->path);
+            return errprintf_errno(e, errno, "%s/.lock: cannot lock", s->rpath);
     return 0;
 }
 
@@ -292,23 +341,33 @@ int store_open_sub(struct instance_store *s, const char *name, struct err *e)
     return safe_open_dir_at(s->fd, name, e);
 }
 
+int store_open_rec(struct instance_store *s, const char *name, struct err *e)
+{
+    return safe_open_dir_at(s->rfd, name, e);
+}
+
+/* TOP/ID in directory SUB of the base (DATA) or of the records, made root 0700 with CREATE. */
+static int open_id_dir(struct instance_store *s, bool data, const char *sub, const char *id,
+                       bool create, struct err *e)
+{
+    int top = data ? store_open_sub(s, sub, e) : store_open_rec(s, sub, e), fd;
+
+    if (top < 0)
+        return -1;
+    fd = create ? safe_mkdir_at(top, id, 0700, 0, 0, e) : safe_open_dir_at(top, id, e);
+    close(top);
+    return fd;
+}
+
 int instance_job_open(struct instance_store *s, uint32_t job_id, bool create,
                       struct instance_job *job, struct err *e)
 {
     char name[16];
-    int jobs, fd;
 
     job->job_id = job_id;
-    job->dirfd = -1;
     store_job_name(job_id, name, sizeof(name));
-    if ((jobs = store_open_sub(s, "job", e)) < 0)
-        return -1;
-    fd = create ? safe_mkdir_at(jobs, name, 0700, 0, 0, e) : safe_open_dir_at(jobs, name, e);
-    close(jobs);
-    if (fd < 0)
-        return -1;
-    job->dirfd = fd;
-    return 0;
+    job->dirfd = open_id_dir(s, false, "job", name, create, e);
+    return job->dirfd < 0 ? -1 : 0;
 }
 
 void instance_job_close(struct instance_job *job)
@@ -318,34 +377,28 @@ void instance_job_close(struct instance_job *job)
     job->dirfd = -1;
 }
 
-/* BASE/user/UID, created root 0700, with its jobs/ directory. */
-static int open_user_dir(struct instance_store *s, uid_t uid, bool create, struct err *e)
+/* The user's directory: in the base (DATA: its instances) or in the records (its jobs/). */
+static int open_user_dir(struct instance_store *s, bool data, uid_t uid, bool create,
+                         struct err *e)
 {
     char name[32];
-    int users, fd, jobs;
 
     snprintf(name, sizeof(name), "%lu", (unsigned long)uid);
-    if ((users = store_open_sub(s, "user", e)) < 0)
-        return -1;
-    fd = create ? safe_mkdir_at(users, name, 0700, 0, 0, e) : safe_open_dir_at(users, name, e);
-    close(users);
-    if (fd < 0 || !create)
-        return fd;
-    if ((jobs = safe_mkdir_at(fd, "jobs", 0700, 0, 0, e)) < 0) {
-        close(fd);
-        return -1;
-    }
-    close(jobs);
-    return fd;
+    return open_id_dir(s, data, "user", name, create, e);
 }
 
-static int add_user_ref(int userfd, uint32_t job_id, struct err *e)
+/* Record job JOB_ID as a user of UID's instances: RECORDS/user/UID/jobs/JOBID. */
+static int add_user_ref(struct instance_store *s, uid_t uid, uint32_t job_id, struct err *e)
 {
     char name[16];
-    int jobs, fd;
+    int ufd = open_user_dir(s, false, uid, true, e), jobs, fd;
 
+    if (ufd < 0)
+        return -1;
     store_job_name(job_id, name, sizeof(name));
-    if ((jobs = safe_open_dir_at(userfd, "jobs", e)) < 0)
+    jobs = safe_mkdir_at(ufd, "jobs", 0700, 0, 0, e);
+    close(ufd);
+    if (jobs < 0)
         return -1;
     fd = openat(jobs, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     close(jobs);
@@ -358,7 +411,7 @@ static int add_user_ref(int userfd, uint32_t job_id, struct err *e)
 int instance_user_jobs(struct instance_store *s, uid_t uid, void (*fn)(uint32_t, void *), void *arg,
                        struct err *e)
 {
-    int ufd = open_user_dir(s, uid, false, e), jobs = -1;
+    int ufd = open_user_dir(s, false, uid, false, e), jobs = -1;
     struct dirent *de;
     DIR *d = NULL;
 
@@ -408,7 +461,7 @@ static int make_user_instance(struct instance_store *s, struct instance_job *job
                               const struct plan_polydir *d, const char *name, uid_t uid, gid_t gid,
                               mode_t mode, struct err *e)
 {
-    int ufd = open_user_dir(s, uid, true, e);
+    int ufd = open_user_dir(s, true, uid, true, e);
     int fd = -1;
 
     if (ufd < 0)
@@ -430,11 +483,28 @@ static int make_user_instance(struct instance_store *s, struct instance_job *job
             }
         }
     }
-    if (fd >= 0 && add_user_ref(ufd, job->job_id, e) < 0) {
+    if (fd >= 0 && add_user_ref(s, uid, job->job_id, e) < 0) {
         close(fd);
         fd = -1;
     }
     close(ufd);
+    return fd;
+}
+
+/* A scope: job disk instance, in BASE/job/JOBID (made root 0700 by the first one). */
+static int make_job_instance(struct instance_store *s, struct instance_job *job,
+                             const struct plan_polydir *d, const char *name, uid_t uid, gid_t gid,
+                             mode_t mode, struct err *e)
+{
+    char id[16];
+    int jfd, fd;
+
+    store_job_name(job->job_id, id, sizeof(id));
+    if ((jfd = open_id_dir(s, true, "job", id, true, e)) < 0)
+        return -1;
+    fd = d->size_bytes ? quota_mkdir_at(jfd, name, d->size_bytes, mode, uid, gid, e)
+                       : safe_mkdir_at(jfd, name, mode, uid, gid, e);
+    close(jfd);
     return fd;
 }
 
@@ -453,8 +523,7 @@ int instance_make(struct instance_store *s, struct instance_job *job, const stru
     } else if (d->backing == BACKING_TMPFS) {
         return 0;
     } else {
-        fd = d->size_bytes ? quota_mkdir_at(job->dirfd, name, d->size_bytes, mode, uid, gid, e)
-                           : safe_mkdir_at(job->dirfd, name, mode, uid, gid, e);
+        fd = make_job_instance(s, job, d, name, uid, gid, mode, e);
         snprintf(path, size, "job/%" PRIu32 "/%s", job->job_id, name);
     }
     if (fd < 0)
@@ -717,18 +786,29 @@ static int unmount_at(int dirfd, const char *name, struct err *e)
 
 /* --- removal ------------------------------------------------------------------------------ */
 
-DIR *store_list_sub(struct instance_store *s, const char *name, struct err *e)
+/* DIRFD/NAME opened for listing (DIRFD is kept); NULL if it cannot be. */
+static DIR *list_at(int dirfd, const char *where, const char *name, struct err *e)
 {
-    int fd = store_open_sub(s, name, e);
+    int fd = safe_open_dir_at(dirfd, name, e);
     DIR *d;
 
     if (fd < 0)
         return NULL;
     if (!(d = fdopendir(fd))) {
-        errprintf_errno(e, errno, "%s/%s: cannot list it", s->path, name);
+        errprintf_errno(e, errno, "%s/%s: cannot list it", where, name);
         close(fd);
     }
     return d;
+}
+
+DIR *store_list_sub(struct instance_store *s, const char *name, struct err *e)
+{
+    return list_at(s->fd, s->path, name, e);
+}
+
+DIR *store_list_rec(struct instance_store *s, const char *name, struct err *e)
+{
+    return list_at(s->rfd, s->rpath, name, e);
 }
 
 /* Detach the tmpfs instances of a user and move the directory into the trash. */
@@ -774,35 +854,98 @@ static bool dir_is_empty(int dirfd, const char *name)
     return empty;
 }
 
-/* Drop JOB's reference in every user directory (JOB_ID 0: drop none), and move the instances
- * of users whose jobs/ has become empty into the trash. */
-static int release_users(struct instance_store *s, struct trash *t, uint32_t job_id, struct err *e)
+/* Whether some job still holds a reference on the user UIDNAME's instances. */
+static bool user_in_use(int recusers, const char *uidname)
+{
+    int ufd = safe_open_dir_at(recusers, uidname, NULL);
+    bool used;
+
+    if (ufd < 0)
+        return false;
+    used = faccessat(ufd, "jobs", F_OK, AT_SYMLINK_NOFOLLOW) == 0 && !dir_is_empty(ufd, "jobs");
+    close(ufd);
+    return used;
+}
+
+/* Drop JOB_ID's reference in every user's record. */
+static void drop_user_refs(int recusers, uint32_t job_id)
 {
     char jname[16];
-    DIR *d = store_list_sub(s, "user", e);
-    int rc = 0;
+    int fd = dup(recusers), jobs;
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
     struct dirent *de;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    store_job_name(job_id, jname, sizeof(jname));
+    rewinddir(d);
+    while ((de = readdir(d))) {
+        int ufd = de->d_name[0] == '.' ? -1 : safe_open_dir_at(recusers, de->d_name, NULL);
+        if (ufd >= 0 && (jobs = safe_open_dir_at(ufd, "jobs", NULL)) >= 0) {
+            unlinkat(jobs, jname, 0);
+            close(jobs);
+        }
+        if (ufd >= 0)
+            close(ufd);
+    }
+    closedir(d);
+}
+
+/* Move the instances of users no job references into the trash (an instance directory without
+ * a record is from an earlier boot, or from a builder that died: it held the lock). */
+static int trash_unused_users(struct instance_store *s, struct trash *t, int recusers,
+                              struct err *e)
+{
+    DIR *d = store_list_sub(s, "user", e);
+    struct dirent *de;
+    int rc = 0;
 
     if (!d)
         return errno == ENOENT ? 0 : -1;
-    store_job_name(job_id, jname, sizeof(jname));
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        int ufd = safe_open_dir_at(dirfd(d), de->d_name, NULL);
-        if (ufd < 0)
-            continue;
-        int jobs = safe_open_dir_at(ufd, "jobs", NULL);
-        if (jobs >= 0 && job_id)
-            unlinkat(jobs, jname, 0);
-        bool last = jobs < 0 || dir_is_empty(ufd, "jobs");
-        if (jobs >= 0)
-            close(jobs);
-        close(ufd);
-        if (last && trash_user_dir(s, t, dirfd(d), de->d_name, rc ? NULL : e) < 0)
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.' && !user_in_use(recusers, de->d_name) &&
+            trash_user_dir(s, t, dirfd(d), de->d_name, rc ? NULL : e) < 0)
             rc = -1;
-    }
     closedir(d);
+    return rc;
+}
+
+/* Remove the records of users no job references (small and root-only: removed under the lock). */
+static void forget_unused_users(int recusers)
+{
+    int fd = dup(recusers);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    struct dirent *de;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    rewinddir(d);
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.' && !user_in_use(recusers, de->d_name))
+            safe_remove_tree_at(recusers, de->d_name, NULL);
+    closedir(d);
+}
+
+/* Drop JOB's references (JOB_ID 0: drop none), and move the instances of users no job
+ * references any more into the trash. */
+static int release_users(struct instance_store *s, struct trash *t, uint32_t job_id, struct err *e)
+{
+    int recusers = store_open_rec(s, "user", e), rc;
+
+    if (recusers < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (job_id)
+        drop_user_refs(recusers, job_id);
+    rc = trash_unused_users(s, t, recusers, e);
+    if (rc == 0)
+        forget_unused_users(recusers);
+    close(recusers);
     return rc;
 }
 
@@ -850,8 +993,21 @@ static int linger_in(int jobfd)
     return go[1];
 }
 
-/* Unpin the job, drop its user references and move its directory into the trash: all that
- * must be done under the store lock, and all quick. */
+/* Move the job's disk instances, BASE/job/JOBID, into the trash. */
+static int trash_job_data(struct instance_store *s, struct trash *t, const char *name,
+                          struct err *e)
+{
+    int jobs = store_open_sub(s, "job", e), rc;
+
+    if (jobs < 0)
+        return errno == ENOENT ? 0 : -1;
+    rc = trash_move(s, t, jobs, name, e);
+    close(jobs);
+    return rc;
+}
+
+/* Unpin the job, drop its user references, move its instances into the trash and remove its
+ * record (small and root-only): all that must be done under the store lock, and all quick. */
 static int detach_job_locked(struct instance_store *s, struct trash *t, uint32_t job_id,
                              int *linger, struct err *e)
 {
@@ -859,7 +1015,7 @@ static int detach_job_locked(struct instance_store *s, struct trash *t, uint32_t
     int jobs, rc = 0;
 
     store_job_name(job_id, name, sizeof(name));
-    if ((jobs = store_open_sub(s, "job", e)) < 0)
+    if ((jobs = store_open_rec(s, "job", e)) < 0)
         return errno == ENOENT ? 0 : -1;
     int jfd = safe_open_dir_at(jobs, name, NULL);
     if (jfd >= 0) {
@@ -871,7 +1027,10 @@ static int detach_job_locked(struct instance_store *s, struct trash *t, uint32_t
     if (release_users(s, t, job_id, rc ? NULL : e) < 0)
         rc = -1;
     if (rc == 0)
-        rc = trash_move(s, t, jobs, name, e);
+        rc = trash_job_data(s, t, name, e);
+    /* The record goes last: instances without one are swept, a record without a pin too. */
+    if (rc == 0 && safe_remove_tree_at(jobs, name, e) < 0 && errno != ENOENT)
+        rc = -1;
     close(jobs);
     return rc;
 }
@@ -894,12 +1053,25 @@ int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e
     return rc;
 }
 
+/* Whether BASE/job/JOBID exists. */
+static bool has_job_data(struct instance_store *s, uint32_t job_id)
+{
+    char name[16];
+    int fd;
+
+    store_job_name(job_id, name, sizeof(name));
+    if ((fd = open_id_dir(s, true, "job", name, false, NULL)) < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
 bool instance_job_exists(struct instance_store *s, uint32_t job_id)
 {
     struct instance_job job;
 
     if (instance_job_open(s, job_id, false, &job, NULL) < 0)
-        return false;
+        return has_job_data(s, job_id);
     instance_job_close(&job);
     return true;
 }
@@ -917,14 +1089,15 @@ static bool record_is_stale(int jobfd, uid_t uid)
     return stale || store_job_alive(jobfd) == 0;
 }
 
-/* Whether job JOB_ID has a record that is stale for UID (see record_is_stale). */
+/* Whether job JOB_ID has a record that is stale for UID (see record_is_stale), or instances
+ * and no record (seen under the lock, no builder is making them: it makes the record first). */
 static bool job_record_stale(struct instance_store *s, uint32_t job_id, uid_t uid)
 {
     struct instance_job job;
     bool stale;
 
     if (instance_job_open(s, job_id, false, &job, NULL) < 0)
-        return false;
+        return has_job_data(s, job_id);
     stale = record_is_stale(job.dirfd, uid);
     instance_job_close(&job);
     return stale;
@@ -978,30 +1151,38 @@ static bool job_is_stale(int jobs, const char *name, const char *boot)
     return stale;
 }
 
+/* The job id a directory NAME of ours spells; false for "05" or "+5": leave what we did not
+ * name. */
+static bool job_id_of(const char *name, uint32_t *id)
+{
+    char *end, canon[16];
+    unsigned long v = strtoul(name, &end, 10);
+
+    if (name[0] == '.' || *end || v > UINT32_MAX)
+        return false;
+    store_job_name((uint32_t)v, canon, sizeof(canon));
+    *id = (uint32_t)v;
+    return strcmp(canon, name) == 0;
+}
+
 static int sweep_jobs(struct instance_store *s, struct trash *t, int *linger, struct err *e,
                       int *removed)
 {
     char boot[40];
-    DIR *d = store_list_sub(s, "job", e);
+    DIR *d = store_list_rec(s, "job", e);
     int rc = 0;
     struct dirent *de;
+    uint32_t id;
 
     if (!d)
         return errno == ENOENT ? 0 : -1;
     read_boot_id(boot, sizeof(boot));
     while ((de = readdir(d))) {
-        char *end, canon[16];
-        unsigned long id = strtoul(de->d_name, &end, 10);
-        if (de->d_name[0] == '.' || *end || id > UINT32_MAX)
+        if (!job_id_of(de->d_name, &id) || !job_is_stale(dirfd(d), de->d_name, boot))
             continue;
-        /* "05" or "+5" is not job 5's directory: leave what we did not name. */
-        store_job_name((uint32_t)id, canon, sizeof(canon));
-        if (strcmp(canon, de->d_name) != 0)
-            continue;
-        if (!job_is_stale(dirfd(d), de->d_name, boot))
-            continue;
-        log_warn("removing instances of job %lu: it has ended, but no epilog removed them", id);
-        if (detach_job_locked(s, t, (uint32_t)id, linger, rc ? NULL : e) < 0)
+        log_warn("removing instances of job %" PRIu32 ": it has ended, but no epilog removed them",
+                 id);
+        if (detach_job_locked(s, t, id, linger, rc ? NULL : e) < 0)
             rc = -1;
         else
             (*removed)++;
@@ -1010,11 +1191,43 @@ static int sweep_jobs(struct instance_store *s, struct trash *t, int *linger, st
     return rc;
 }
 
-/* Drop references held by jobs that no longer have a directory. */
+/* Move job instances without a record into the trash: /run was emptied by a reboot, or their
+ * builder died (it holds the lock while it makes both, so none is being built now). */
+static int sweep_orphans(struct instance_store *s, struct trash *t, struct err *e, int *removed)
+{
+    DIR *d = store_list_sub(s, "job", e);
+    int recs = store_open_rec(s, "job", e), rc = 0;
+    struct dirent *de;
+    uint32_t id;
+
+    if (!d || recs < 0) {
+        if (d)
+            closedir(d);
+        if (recs >= 0)
+            close(recs);
+        return errno == ENOENT ? 0 : -1;
+    }
+    while ((de = readdir(d))) {
+        if (!job_id_of(de->d_name, &id) ||
+            faccessat(recs, de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+            continue;
+        log_warn("removing instances of job %" PRIu32 ": the job has no record (an earlier boot)",
+                 id);
+        if (trash_move(s, t, dirfd(d), de->d_name, rc ? NULL : e) < 0)
+            rc = -1;
+        else
+            (*removed)++;
+    }
+    closedir(d);
+    close(recs);
+    return rc;
+}
+
+/* Drop references held by jobs that no longer have a record. */
 static int sweep_user_refs(struct instance_store *s)
 {
-    int users = store_open_sub(s, "user", NULL);
-    int jobs = store_open_sub(s, "job", NULL);
+    int users = store_open_rec(s, "user", NULL);
+    int jobs = store_open_rec(s, "job", NULL);
     DIR *d;
     struct dirent *de, *je;
 
@@ -1055,6 +1268,8 @@ int instance_sweep(struct instance_store *s, struct err *e)
         return -1;
     trash_claim_leftovers(s, &t);
     rc = sweep_jobs(s, &t, &linger, e, &removed);
+    if (sweep_orphans(s, &t, rc ? NULL : e, &removed) < 0)
+        rc = -1;
     sweep_user_refs(s);
     if (release_users(s, &t, 0, rc ? NULL : e) < 0)
         rc = -1;
@@ -1073,10 +1288,10 @@ bool instance_sweep_due(struct instance_store *s, int seconds)
     time_t t = time(NULL);
     int fd;
 
-    if (fstatat(s->fd, ".swept", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime <= t &&
+    if (fstatat(s->rfd, ".swept", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime <= t &&
         t - st.st_mtime < seconds)
         return false;
-    fd = openat(s->fd, ".swept", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = openat(s->rfd, ".swept", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
         futimens(fd, now);
         close(fd);

@@ -1,19 +1,28 @@
-/* The instance store: per-job state under the instance base, reached only through file
- * descriptors opened from the checked base.
+/* The instance store: per-job state, reached only through file descriptors opened from checked
+ * directories. The root-only records live apart from the users' data, under the run directory,
+ * so that a user who fills the instance base's file system (blocks or inodes) cannot stop other
+ * jobs' records, pins and lock from being written.
  *
- *   BASE/                 root 0700; a private self-bind mount, so namespace pins can live here
- *   BASE/.lock            the store lock (flock): job creation, removal and the sweep take it
- *   BASE/job/JOBID/       root 0700
- *       ns                the pin: the job's mount namespace file bind-mounted here
- *       state             the decision (profile, uid, env, or the error the tasks must report)
- *       holder            the job's extern step (pid, start time): the job runs while it lives
- *       NAME              scope: job disk instances, owned by the user
- *   BASE/user/UID/        root 0700
- *       NAME              scope: user instances (disk directories, or tmpfs mount points)
- *       jobs/JOBID        one reference per job of that user using them on this node
+ *   RUNDIR/store/ESC/     the records of base BASE; ESC is BASE escaped by instance_name()
+ *                         (/var/spool/slurm/isolation -> var-spool-slurm-isolation); root 0700,
+ *                         a private self-bind mount, so namespace pins can live here
+ *       .lock             the store lock (flock): job creation, removal and the sweep take it
+ *       .swept            when the last sweep ran
+ *       job/JOBID/        root 0700: the job's record
+ *           ns            the pin: the job's mount namespace file bind-mounted here
+ *           state         the decision (profile, uid, env, or the error the tasks must report)
+ *           holder        the job's extern step (pid, start time): the job runs while it lives
+ *           (markers)     work done once per job (a step's resize)
+ *       user/UID/jobs/JOBID  one reference per job of that user using its instances on this node
+ *   BASE/                 root 0700; a private self-bind mount (user tmpfs instances live here)
+ *   BASE/job/JOBID/NAME   scope: job disk instances, owned by the user (BASE/job/JOBID root 0700)
+ *   BASE/user/UID/NAME    scope: user instances (disk directories, or tmpfs mount points)
  *   BASE/trash/           root 0700; what is being removed (moved here under the lock, removed
- *                         after it); a dot-name is what could not be removed
+ *                         after it, on the instances' own file system); a dot-name is what could
+ *                         not be removed
  *
+ * /run is emptied at boot: instances under BASE/job/ or BASE/user/ that no record names are from
+ * an earlier boot (or a builder that died: it holds the lock while it makes both) and are swept.
  * NAME is the polydir path escaped: /var/tmp -> var-tmp (see instance_name()). */
 #ifndef ISO_INSTANCE_H
 #define ISO_INSTANCE_H
@@ -27,10 +36,11 @@
 
 struct instance_store;
 
-/* Open BASE and check it as pam_namespace checks an instance parent (root-owned, no access for
- * others, local, every parent root-owned and not writable by others). With SETUP, create it
- * (root 0700) if missing, make it a private mount so pins can live under it, and create job/
- * and user/; without, only open it (the per-step path). */
+/* Open BASE and its records (RUNDIR/store/ESC) and check them as pam_namespace checks an
+ * instance parent (root-owned, no access for others, local, every parent root-owned and not
+ * writable by others). With SETUP, create them (root 0700) if missing, make each a private
+ * mount (pins live in the records, user tmpfs instances in BASE), and create their job/ and
+ * user/; without, only open them (the per-step path; -1 with ENOENT if either is missing). */
 struct instance_store *instance_store_open(const char *base, bool setup, struct err *e);
 void instance_store_close(struct instance_store *s);
 const char *instance_store_path(const struct instance_store *s);
@@ -53,13 +63,13 @@ int instance_job_cleanup(const char *base, uint32_t job_id);
 int instance_store_lock(struct instance_store *s, struct err *e);
 void instance_store_unlock(struct instance_store *s);
 
-/* A job's directory, open. */
+/* A job's record (RUNDIR/store/ESC/job/JOBID), open. */
 struct instance_job {
     uint32_t job_id;
     int dirfd;
 };
 
-/* Create (or reopen) BASE/job/JOBID. Call with the store lock held. */
+/* Create (or reopen) the job's record. Call with the store lock held. */
 int instance_job_open(struct instance_store *s, uint32_t job_id, bool create,
                       struct instance_job *job, struct err *e);
 void instance_job_close(struct instance_job *job);
@@ -99,7 +109,7 @@ int instance_state_read(struct instance_store *s, uint32_t job_id, struct job_st
                         struct err *e);
 void job_state_clear(struct job_state *st);
 
-/* A root-only marker NAME in the job's directory, for work done once per job (a step's resize). */
+/* A root-only marker NAME in the job's record, for work done once per job (a step's resize). */
 bool instance_job_marked(struct instance_store *s, uint32_t job_id, const char *name);
 void instance_job_mark(struct instance_store *s, uint32_t job_id, const char *name);
 
@@ -107,15 +117,16 @@ void instance_job_mark(struct instance_store *s, uint32_t job_id, const char *na
 int instance_pin_open(struct instance_store *s, uint32_t job_id, struct err *e);
 
 /* Remove everything of the job: unpin, drop its user references (removing a user's instances
- * when their last job on the node ends), remove its directory. The store lock is held only to
+ * when their last job on the node ends), remove its instances and its record. The store lock is held only to
  * move it all into the trash; the trash is emptied after. */
 int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e);
 
-/* Whether BASE/job/JOBID exists: a prolog that finds it faces a reused job id. */
+/* Whether the job has a record or instances: a prolog that finds them faces a reused job id. */
 bool instance_job_exists(struct instance_store *s, uint32_t job_id);
 
 /* Remove the job's record and instances if they were not made for the job now running with this
- * id: they name another UID, or the job they were made for has ended on this node. Returns 1 if
+ * id: they name another UID, the job they were made for has ended on this node, or there are
+ * instances and no record. Returns 1 if
  * it removed them, 0 if there were none or they are current, -1 on error. Takes the store lock. */
 int instance_job_drop_stale(struct instance_store *s, uint32_t job_id, uid_t uid, struct err *e);
 
@@ -125,8 +136,8 @@ int instance_job_hold(struct instance_store *s, uint32_t job_id, struct err *e);
 
 /* Remove jobs that have ended without an epilog: their extern step is gone and their namespace
  * is empty, or (without an extern step) their pin is dead and their state names another boot id
- * or they have no state at all. Remove user instances no job references, and empty the trash of
- * removals that died. A job without an extern step and without a namespace (profile none) is
+ * or they have no state at all; and job instances that have no record. Remove user instances no
+ * job references, and empty the trash of removals that died. A job without an extern step and without a namespace (profile none) is
  * left to its epilog. Returns the number of jobs removed. */
 int instance_sweep(struct instance_store *s, struct err *e);
 

@@ -12,8 +12,10 @@
 #include "instance.h"
 
 struct instance_store {
-    char *path;
+    char *path;  /* BASE: users' data (disk instances, user instances, the trash) */
+    char *rpath; /* RUNDIR/store/ESCAPED-BASE: the root-only records (lock, jobs, references) */
     int fd;
+    int rfd;
     int lockfd;
 };
 
@@ -25,6 +27,10 @@ int store_open_sub(struct instance_store *s, const char *name, struct err *e);
 
 /* BASE/NAME opened for listing; NULL with errno ENOENT when it does not exist. */
 DIR *store_list_sub(struct instance_store *s, const char *name, struct err *e);
+
+/* The same for the record store's directory NAME (job/, user/). */
+int store_open_rec(struct instance_store *s, const char *name, struct err *e);
+DIR *store_list_rec(struct instance_store *s, const char *name, struct err *e);
 
 /* Entries of the trash that one remover has claimed (see instance_trash.c). */
 struct trash {
@@ -44,7 +50,7 @@ void trash_claim_leftovers(struct instance_store *s, struct trash *t);
 /* Remove the claimed entries, without the store lock; keeps going after an error. */
 int trash_empty(struct instance_store *s, struct trash *t, struct err *e);
 
-/* Whether the job of the open job directory JOBFD still runs on this node (instance_live.c):
+/* Whether the job of the open job record JOBFD still runs on this node (instance_live.c):
  * 1 yes, 0 no (its extern step is gone and no process is inside its namespace), -1 unknown (no
  * extern step recorded: Slurm was not configured with PrologFlags=Contain). */
 int store_job_alive(int jobfd);

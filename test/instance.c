@@ -19,15 +19,25 @@
 
 static int trash_entries(void);
 
-static char base[512];
+static char base[512], store[1024]; /* the base, and its records under the run directory */
 
 /* Whether REL exists below the base. */
 static bool exists(const char *rel)
 {
-    char p[2048];
+    char p[4096];
     struct stat st;
 
     snprintf(p, sizeof(p), "%s/%s", base, rel);
+    return lstat(p, &st) == 0;
+}
+
+/* Whether REL exists below the base's records. */
+static bool rexists(const char *rel)
+{
+    char p[4096];
+    struct stat st;
+
+    snprintf(p, sizeof(p), "%s/%s", store, rel);
     return lstat(p, &st) == 0;
 }
 
@@ -152,10 +162,13 @@ static void test_instances(struct instance_store *s)
     instance_store_unlock(s);
 
     ok(instance_job_remove(s, 41, &e) == 0, "the first job is removed");
-    ok(!exists("job/41") && exists("user/1234/var-tmp/keep"),
-       "its directory is gone; the user's instance stays for the other job");
+    ok(!exists("job/41") && !rexists("job/41") && exists("user/1234/var-tmp/keep"),
+       "its instances and record are gone; the user's instance stays for the other job");
+    ok(rexists("user/1234/jobs/42") && !rexists("user/1234/jobs/41"),
+       "the user's references are kept with the records, apart from the base");
     ok(instance_job_remove(s, 42, &e) == 0, "the last job is removed");
-    if (!ok(!exists("user/1234"), "the user's instances go with their last job"))
+    if (!ok(!exists("user/1234") && !rexists("user/1234"),
+            "the user's instances and record go with their last job"))
         diag("%s", e.text);
 }
 
@@ -194,7 +207,7 @@ static void plant_old_job(struct instance_store *s, uint32_t id, const char *boo
     if (boot) {
         struct job_state st = {.profile = "strict"};
         instance_state_write(&job, &st, &e);
-        snprintf(p, sizeof(p), "%s/job/%u/state", base, id);
+        snprintf(p, sizeof(p), "%s/job/%u/state", store, id);
         char buf[4096];
         read_file(p, buf, sizeof(buf));
         char *nl = strchr(buf, '\n');
@@ -225,9 +238,9 @@ static void test_sweep(struct instance_store *s)
     }
     int n = instance_sweep(s, &e);
     is_int(n, 2, "the sweep removes two stale jobs");
-    ok(!exists("job/60"), "a job from an earlier boot is removed");
-    ok(!exists("job/61"), "a job with no state (a builder that died) is removed");
-    ok(exists("job/62"), "a job of this boot without a namespace is kept");
+    ok(!rexists("job/60"), "a job from an earlier boot is removed");
+    ok(!rexists("job/61"), "a job with no state (a builder that died) is removed");
+    ok(rexists("job/62"), "a job of this boot without a namespace is kept");
     instance_job_remove(s, 62, &e);
 }
 
@@ -258,13 +271,16 @@ static void test_sweep_sets_aside(struct instance_store *s, const char *dir)
     plant_old_job(s, 78, NULL);
     snprintf(outside, sizeof(outside), "%s/outside78", dir);
     mkdir(outside, 0755);
+    snprintf(p, sizeof(p), "%s/job/78", base);
+    mkdir(p, 0700);
     snprintf(p, sizeof(p), "%s/job/78/mnt", base);
     mkdir(p, 0755);
     must(mount(outside, p, NULL, MS_BIND, NULL));
     int mnt = open(p, O_PATH | O_CLOEXEC);
     ok(instance_sweep(s, &e) < 0 && strstr(e.text, "/mnt: is a mount point"),
        "the sweep reports a job it cannot remove");
-    ok(!exists("job/78") && trash_entries() == 1, "...and leaves it in the trash");
+    ok(!exists("job/78") && !rexists("job/78") && trash_entries() == 1,
+       "...and leaves it in the trash (its record is gone)");
     ok(instance_sweep(s, &e) < 0 && trash_dot_name(aside, sizeof(aside)),
        "when the next sweep fails too, it sets the entry aside under a dot-name");
     is_int(instance_sweep(s, &e), 0, "the sweep after that leaves it alone");
@@ -313,7 +329,8 @@ static void test_hostile_removal(struct instance_store *s, const char *dir)
     is_str(read_file(victim, buf, sizeof(buf)), "precious", "a symlinked file outside is intact");
     snprintf(p, sizeof(p), "%s/keep", outside);
     is_str(read_file(p, buf, sizeof(buf)), "kept", "a symlinked or mounted directory is intact");
-    ok(!exists("job/70"), "the job itself is gone from job/ (what stays is in the trash)");
+    ok(!exists("job/70") && !rexists("job/70"),
+       "the job itself is gone from job/ (what stays is in the trash)");
     snprintf(p, sizeof(p), "/proc/self/fd/%d", mnt);
     must(umount2(p, MNT_DETACH));
     close(mnt);
@@ -424,10 +441,10 @@ static pid_t spawn_in_namespace(int cpu)
  * that looks older than the pin's own is refused as a loop: try again on each CPU. */
 static pid_t pin_live_namespace(uint32_t id)
 {
-    char ns[64], pin[1024];
+    char ns[64], pin[2048];
     long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-    snprintf(pin, sizeof(pin), "%s/job/%u/ns", base, id);
+    snprintf(pin, sizeof(pin), "%s/job/%u/ns", store, id);
     write_file(pin, "");
     for (int cpu = -1; cpu < ncpus; cpu++) {
         pid_t pid = spawn_in_namespace(cpu);
@@ -449,33 +466,33 @@ static void test_reused_ids(struct instance_store *s)
     struct err e;
 
     plant_job(s, 80, 1000);
-    ok(instance_job_drop_stale(s, 80, 1000, &e) == 0 && exists("job/80"),
+    ok(instance_job_drop_stale(s, 80, 1000, &e) == 0 && rexists("job/80"),
        "a record of the same user with no extern step is this job's");
     is_int(instance_job_drop_stale(s, 80, 1001, &e), 1, "a record of another user is not");
-    ok(!exists("job/80") && trash_entries() == 0, "...and is removed, trash included");
+    ok(!rexists("job/80") && trash_entries() == 0, "...and is removed, trash included");
 
     plant_job(s, 81, 1000);
     ok(instance_job_hold(s, 81, &e) == 0, "a live process records itself as the holder");
-    ok(instance_job_drop_stale(s, 81, 1000, &e) == 0 && exists("job/81"),
+    ok(instance_job_drop_stale(s, 81, 1000, &e) == 0 && rexists("job/81"),
        "a record whose holder lives is this job's");
-    ok(instance_sweep(s, &e) == 0 && exists("job/81"), "...and the sweep keeps it");
+    ok(instance_sweep(s, &e) == 0 && rexists("job/81"), "...and the sweep keeps it");
     hold_by_dead_process(s, 81);
     pid_t inside = pin_live_namespace(81);
-    ok(instance_job_drop_stale(s, 81, 1000, &e) == 0 && exists("job/81"),
+    ok(instance_job_drop_stale(s, 81, 1000, &e) == 0 && rexists("job/81"),
        "a holder gone while a process is in the namespace: the job still runs");
-    ok(instance_sweep(s, &e) == 0 && exists("job/81"), "...and the sweep keeps it");
+    ok(instance_sweep(s, &e) == 0 && rexists("job/81"), "...and the sweep keeps it");
     kill(inside, SIGKILL);
     waitpid(inside, NULL, 0);
     is_int(instance_job_drop_stale(s, 81, 1000, &e), 1,
            "holder gone and namespace empty: the job has ended, its record is removed");
-    ok(!exists("job/81"), "...pin and all");
+    ok(!rexists("job/81"), "...pin and all");
 
     plant_job(s, 82, 1000);
     hold_by_dead_process(s, 82);
     plant_job(s, 83, 1000);
     is_int(instance_sweep(s, &e), 1, "the sweep removes a job that ended without an epilog");
-    ok(!exists("job/82"), "...the one whose holder is gone");
-    ok(exists("job/83"), "...not one without a holder (no PrologFlags=Contain), of this boot");
+    ok(!rexists("job/82"), "...the one whose holder is gone");
+    ok(rexists("job/83"), "...not one without a holder (no PrologFlags=Contain), of this boot");
     instance_job_remove(s, 83, &e);
 }
 
@@ -531,7 +548,7 @@ static void test_removal_unlocked(struct instance_store *s)
     }
     snprintf(p, sizeof(p), "%s/%s", base, rel);
     tmp = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    snprintf(p, sizeof(p), "%s/.lock", base);
+    snprintf(p, sizeof(p), "%s/.lock", store);
     lock = open(p, O_RDWR | O_CLOEXEC);
     pid_t pid = fork();
     if (pid == 0)
@@ -554,15 +571,68 @@ static void test_removal_unlocked(struct instance_store *s)
            free_seen, seen);
     else
         skip("the removal of 100,000 files ended before it could be watched");
-    ok(!exists("job/95") && trash_entries() == 0, "...and the job is removed completely");
+    ok(!exists("job/95") && !rexists("job/95") && trash_entries() == 0,
+       "...and the job is removed completely");
+}
+
+/* The records live under the run directory, root-only and a mount of their own (for pins);
+ * the base holds nothing but instances and the trash. */
+static void test_layout(struct instance_store *s)
+{
+    struct statx stx;
+    struct err e;
+
+    ok(statx(AT_FDCWD, store, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
+           stx.stx_uid == 0 && (stx.stx_mode & 07777) == 0700,
+       "the records are root 0700 under the run directory");
+    ok((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+           (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT),
+       "...on a mount of their own, so pins can live there");
+    ok(instance_store_lock(s, &e) == 0 && rexists(".lock") && !exists(".lock"),
+       "the store lock is in the records, not in the base");
+    instance_store_unlock(s);
+}
+
+/* Instances no record names are from an earlier boot (/run was emptied) or a builder that died
+ * holding the lock: the sweep removes them, and a prolog reusing the id drops them. */
+static void test_orphans(struct instance_store *s)
+{
+    char p[2048];
+    struct err e;
+
+    snprintf(p, sizeof(p), "%s/job/300", base);
+    must(mkdir(p, 0700));
+    snprintf(p, sizeof(p), "%s/job/300/tmp", base);
+    must(mkdir(p, 01777));
+    snprintf(p, sizeof(p), "%s/job/300/tmp/file", base);
+    must(write_file(p, "x"));
+    snprintf(p, sizeof(p), "%s/job/0300", base);
+    must(mkdir(p, 0700));
+    snprintf(p, sizeof(p), "%s/user/4321", base);
+    must(mkdir(p, 0700));
+    snprintf(p, sizeof(p), "%s/user/4321/var-tmp", base);
+    must(mkdir(p, 01777));
+    ok(instance_job_exists(s, 300), "instances without a record count as a job's leftovers");
+    is_int(instance_sweep(s, &e), 1, "the sweep removes job instances that have no record");
+    ok(!exists("job/300") && !exists("user/4321") && trash_entries() == 0,
+       "...and user instances no record references, trash included");
+    ok(exists("job/0300"), "...but not what it did not name");
+    snprintf(p, sizeof(p), "%s/job/0300", base);
+    rmdir(p);
+
+    snprintf(p, sizeof(p), "%s/job/301", base);
+    must(mkdir(p, 0700));
+    is_int(instance_job_drop_stale(s, 301, 1000, &e), 1,
+           "a step finding instances without a record drops them");
+    ok(!exists("job/301") && trash_entries() == 0, "...completely");
 }
 
 static void test_sweep_due(struct instance_store *s)
 {
-    char p[1024];
+    char p[1100];
     struct timespec old[2] = {{1, 0}, {1, 0}};
 
-    snprintf(p, sizeof(p), "%s/.swept", base);
+    snprintf(p, sizeof(p), "%s/.swept", store);
     unlink(p);
     ok(instance_sweep_due(s, 60), "the first sweep is due");
     ok(!instance_sweep_due(s, 60), "the next one not within the minute");
@@ -580,8 +650,11 @@ int main(void)
     snprintf(base, sizeof(base), "%s/base", dir);
     {
         char run[512];
+        char name[480];
         snprintf(run, sizeof(run), "%s/run", dir);
         instance_set_rundir(run);
+        instance_name(base, name, sizeof(name));
+        snprintf(store, sizeof(store), "%s/store/%s", run, name);
     }
     s = instance_store_open(base, true, &e);
     if (!ok(s != NULL, "a new base is created and checked"))
@@ -593,6 +666,7 @@ int main(void)
            "the base is root 0700");
         close(fd);
         test_recorded_bases();
+        test_layout(s);
         test_instances(s);
         test_state(s);
         test_sweep(s);
@@ -600,6 +674,7 @@ int main(void)
         test_hostile_removal(s, dir);
         test_trash(s);
         test_reused_ids(s);
+        test_orphans(s);
         test_sweep_due(s);
         test_removal_unlocked(s);
         instance_store_close(s);
