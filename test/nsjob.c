@@ -428,6 +428,77 @@ out:
     instance_job_remove(s, 32, NULL);
 }
 
+/* Use up DIR's file system as a user would: inodes with empty files, then blocks. */
+static void fill_up(const char *dir)
+{
+    char p[1024];
+    static char block[65536];
+    int fd, n = 0;
+
+    do
+        snprintf(p, sizeof(p), "%.900s/f%d", dir, n++);
+    while ((fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0 && close(fd) == 0);
+    snprintf(p, sizeof(p), "%.900s/f0", dir);
+    if ((fd = open(p, O_WRONLY | O_CLOEXEC)) >= 0) {
+        while (write(fd, block, sizeof(block)) > 0)
+            ;
+        close(fd);
+    }
+}
+
+/* A user who fills the instance base (blocks and inodes) fails only jobs that need a disk
+ * instance there, and not as a node fault: records, pins and state live elsewhere. */
+static void test_full_base(void)
+{
+    struct plan_polydir disk = {.path = "/tmp", .backing = BACKING_DISK, .scope = SCOPE_JOB};
+    struct plan_polydir shm = {
+        .path = "/dev/shm", .backing = BACKING_TMPFS, .scope = SCOPE_JOB, .size_bytes = 1 << 20};
+    struct plan with_disk = {.profile = "p", .isolate = true, .polydirs = &disk, .npolydirs = 1};
+    struct plan tmpfs_only = {.profile = "p", .isolate = true, .polydirs = &shm, .npolydirs = 1};
+    char full[600], p[1024];
+    struct instance_store *s;
+    struct job_state st;
+    struct err e;
+    int nsfd;
+
+    snprintf(full, sizeof(full), "%s/fullbase", D);
+    must(mkdir(full, 0700));
+    must(mount("tmpfs", full, "tmpfs", 0, "size=256k,nr_inodes=16,mode=0700"));
+    if (!ok((s = instance_store_open(full, true, &e)) != NULL, "a small base opens"))
+        goto out;
+    snprintf(p, sizeof(p), "%s/user/%d", full, UID);
+    must(mkdir(p, 0700));
+    fill_up(p);
+    snprintf(p, sizeof(p), "%s/user/%d/more", full, UID);
+    ok(mkdir(p, 0700) < 0 && errno == ENOSPC, "a user's files fill the base");
+
+    ok(job_setup(s, 40, &with_disk, UID, UID, &e) < 0 && errno == ENOSPC &&
+           !job_is_node_fault(errno),
+       "a job needing a disk instance fails with ENOSPC: that job, not the node");
+    diag("%s", e.text);
+    instance_job_remove(s, 40, NULL);
+    job_record(s, 40, UID, UID, "p", "cannot isolate the job: no space", NULL);
+    ok(instance_state_read(s, 40, &st, &e) == 0 && strstr(st.error, "no space"),
+       "...and its record still says why, for its tasks");
+    job_state_clear(&st);
+
+    if (!ok(job_setup(s, 41, &tmpfs_only, UID, UID, &e) == 0,
+            "a job with only tmpfs polydirs still starts"))
+        diag("%s", e.text);
+    nsfd = instance_pin_open(s, 41, &e);
+    ok(nsfd >= 0, "...its namespace is pinned");
+    if (nsfd >= 0)
+        close(nsfd);
+    ok(instance_state_read(s, 41, &st, &e) == 0 && st.isolated && !st.error[0],
+       "...and its state is written");
+    job_state_clear(&st);
+    ok(instance_job_remove(s, 40, &e) == 0 && instance_job_remove(s, 41, &e) == 0,
+       "both jobs are removed");
+    instance_store_close(s);
+out:
+    umount2(full, MNT_DETACH);
+}
+
 static void run_on(long cpu)
 {
     cpu_set_t one;
@@ -472,6 +543,7 @@ int main(void)
     test_parents(s);
     test_user_tmpfs_size(s);
     instance_store_close(s);
+    test_full_base();
     testfs_cleanup(dir);
     return done_testing();
 }
