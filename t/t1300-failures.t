@@ -122,13 +122,19 @@ if declare -F cluster_restart_slurmd >/dev/null; then
     wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
     is "$(iso_leftovers)" "" "after the job, nothing is left under the instance base"
 
-    # A reboot leaves job directories whose namespace is gone: slurmd's start sweeps them.
+    # A reboot empties /run, records and all, and leaves instances no record names; a record of
+    # an earlier boot has a dead pin: slurmd's start sweeps both.
+    store=$(iso_store_dir)
     mkdir -p "$ISO_BASE/job/424242/tmp"
-    printf 'boot_id=00000000-0000-0000-0000-000000000000\nprofile=strict\n' >"$ISO_BASE/job/424242/state"
+    mkdir -p "$ISO_BASE/job/424243/tmp" "$store/job/424243"
+    printf 'boot_id=00000000-0000-0000-0000-000000000000\nprofile=strict\n' >"$store/job/424243/state"
     cluster_restart_slurmd
+    wait_for 30 eval '[ ! -e "$ISO_BASE/job/424242" ] && [ ! -e "$ISO_BASE/job/424243" ]'
     ok $([ ! -e "$ISO_BASE/job/424242" ]; echo $?) "instances left by an earlier boot are swept at slurmd start"
+    ok $([ ! -e "$ISO_BASE/job/424243" ] && [ ! -e "$store/job/424243" ]; echo $?) \
+        "...and so is a record of an earlier boot, with its instances"
 else
-    for i in 1 2 3 4; do skip "the harness cannot restart slurmd"; done
+    for i in 1 2 3 4 5; do skip "the harness cannot restart slurmd"; done
 fi
 
 test_ok "the node ends idle" cluster_wait_idle 60

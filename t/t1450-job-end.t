@@ -47,7 +47,9 @@ crash_one() {
 # --- a reused job id, same user -------------------------------------------------------------
 cluster_restart_slurmctld --forget || bail_out "cannot restart slurmctld"
 crash_one isoA || bail_out "cannot crash a job"
-ok $([ -d "$ISO_BASE/job/$old" ]; echo $?) "a crashed job's instances are left on the node (job $old)"
+store=$(iso_store_dir)
+ok $([ -d "$ISO_BASE/job/$old" ] && [ -d "$store/job/$old" ]; echo $?) \
+    "a crashed job's instances and record are left on the node (job $old)"
 out=$(as isoA srun -Q sh -c 'echo "job=$SLURM_JOB_ID"; ls -A /tmp /dev/shm')
 like "$out" "job=$old" "with the controller's state lost, the next job gets the same id"
 unlike "$out" 'old-job' "...and the same user's new job does not see the old job's files"
@@ -73,25 +75,28 @@ live=$(run_as isoB sbatch --parsable -o /dev/null --wrap "echo mine >/tmp/live; 
 wait_for 60 test -s "/home/isoB/$ready"
 ok $([ -d "$ISO_BASE/job/$old" ] && [ "$live" != "$old" ]; echo $?) \
     "job $old ended without an epilog; job $live runs"
-touch -d '2 minutes ago' "$ISO_BASE/.swept"
+touch -d '2 minutes ago' "$store/.swept"
 test_ok "a prolog more than a minute after the last sweep" run_as isoB srun -Q true </dev/null
-wait_for 30 eval '[ ! -e "$ISO_BASE/job/$old" ]'
-ok $([ ! -e "$ISO_BASE/job/$old" ]; echo $?) "...removes the ended job's instances"
+wait_for 30 eval '[ ! -e "$ISO_BASE/job/$old" ] && [ ! -e "$store/job/$old" ]'
+ok $([ ! -e "$ISO_BASE/job/$old" ] && [ ! -e "$store/job/$old" ]; echo $?) \
+    "...removes the ended job's instances and record"
 is "$(as isoB srun -Q --jobid="$live" --overlap cat /tmp/live)" mine "...and keeps the running job's"
 
 crash_one isoA || bail_out "cannot crash a job"
 ok $([ -d "$ISO_BASE/job/$old" ]; echo $?) "another job ends without an epilog ($old)"
 # A controller that forgets kills the jobs it finds on the node: start the running one after it.
-touch "$ISO_BASE/.swept" # so that this job's prolog does not sweep first
+touch "$store/.swept" # so that this job's prolog does not sweep first
 rm -f "/home/isoB/$ready"
 live=$(run_as isoB sbatch --parsable -o /dev/null --wrap "echo mine >/tmp/live; echo up >$ready; sleep 300")
 wait_for 60 test -s "/home/isoB/$ready"
 ok $([ -d "$ISO_BASE/job/$old" ] && [ -d "$ISO_BASE/job/$live" ]; echo $?) \
     "job $old ended without an epilog; job $live runs"
 test_ok "slurmd restarts" cluster_restart_slurmd
-wait_for 30 eval '[ ! -e "$ISO_BASE/job/$old" ]'
-ok $([ ! -e "$ISO_BASE/job/$old" ]; echo $?) "slurmd's start removes the ended job's instances"
-ok $([ -d "$ISO_BASE/job/$live" ]; echo $?) "...and keeps those of the job still running"
+wait_for 30 eval '[ ! -e "$ISO_BASE/job/$old" ] && [ ! -e "$store/job/$old" ]'
+ok $([ ! -e "$ISO_BASE/job/$old" ] && [ ! -e "$store/job/$old" ]; echo $?) \
+    "slurmd's start removes the ended job's instances and record"
+ok $([ -d "$ISO_BASE/job/$live" ] && [ -e "$store/job/$live/ns" ]; echo $?) \
+    "...and keeps those of the job still running, pin included"
 is "$(as isoB srun -Q --jobid="$live" --overlap cat /tmp/live)" mine "...whose files are intact"
 grep -q 'it has ended, but no epilog removed them' "$(cluster_log slurmd)"
 ok $? "slurmd's log says what was removed and why"

@@ -5,10 +5,47 @@
 #       @CLUSTER_DIR@ for the cluster's directory) as its policy. Sets ISO_POLICY (the policy
 #       file) and ISO_BASE (the instance base, @CLUSTER_DIR@/isolation unless POLICY says else).
 #   iso_set_policy POLICY     replaces the policy file (the plugin rereads it at each job)
-#   iso_leftovers             prints what is left of jobs under ISO_BASE (instances, pins, mounts)
+#   iso_leftovers             prints what is left of jobs under ISO_BASE (instances, mounts) and
+#                             in its records (iso_store_dir: records, pins, user references)
+#   iso_store_dir [BASE]      the directory of BASE's (default ISO_BASE) root-only records:
+#                             ISO_RUNDIR/store/ followed by BASE escaped as instance_name() does
 #   iso_can_run               like cluster_can_run, and the plugin must be built
 
 ISO_PLUGIN=$top_builddir/.libs/isolation.so
+ISO_RUNDIR=/run/spank-isolation # INSTANCE_RUNDIR: the plugin's run directory
+
+# The escaping of common/instance.c's instance_name(): leading slashes dropped, '/' -> '-',
+# letters, digits, '_' and a '.' not first kept, any other byte -> \xNN.
+iso_escape() {
+    local LC_ALL=C path=$1 out="" c i
+    while [ "${path#/}" != "$path" ]; do path=${path#/}; done
+    for ((i = 0; i < ${#path}; i++)); do
+        c=${path:i:1}
+        case $c in
+        /) out+=- ;;
+        [A-Za-z0-9_]) out+=$c ;;
+        .) if [ "$i" -gt 0 ]; then out+=.; else out+=$(printf '\\x%02x' "'$c"); fi ;;
+        *) out+=$(printf '\\x%02x' "'$c") ;;
+        esac
+    done
+    printf '%s\n' "$out"
+}
+
+iso_store_dir() { echo "$ISO_RUNDIR/store/$(iso_escape "${1:-$ISO_BASE}")"; }
+
+# The records of the cluster's base live outside the cluster's directory: unmount and remove
+# them when it stops.
+iso_store_cleanup() {
+    local dir
+    [ -n "${ISO_BASE:-}" ] || return 0
+    dir=$(iso_store_dir) && [ -d "$dir" ] || return 0
+    # A lazy unmount detaches the pins below it too.
+    for _ in 1 2 3 4; do
+        mountpoint -q "$dir" || break
+        umount -l "$dir" 2>/dev/null
+    done
+    rm -rf --one-file-system "$dir"
+}
 
 iso_can_run() {
     cluster_can_run || return 1
@@ -33,6 +70,7 @@ iso_cluster_start() {
     shift
     plugin=$(iso_plugin_copy) || { diag "cannot copy the plugin"; return 1; }
     cluster_on_stop rm -f "$plugin"
+    cluster_on_stop iso_store_cleanup
     cluster_start \
         --file plugstack.conf "required $plugin policy=@CLUSTER_DIR@/isolation.yaml" \
         --plugstack @CLUSTER_DIR@/plugstack.conf \
@@ -42,11 +80,22 @@ iso_cluster_start() {
     : "${ISO_BASE:=/var/spool/slurm/isolation}"
 }
 
-# Job directories, user instances and mounts under the base other than the base itself.
+# Job and user instances, the trash and mounts under the base other than the base itself; job
+# records and user references in its store, and mounts there (pins).
 iso_leftovers() {
-    [ -d "$ISO_BASE" ] || return 0
-    (cd "$ISO_BASE" && ls -A job user trash 2>/dev/null | grep -v -e "^job:$" -e "^user:$" -e "^trash:$" -e "^$")
-    awk -v d="$ISO_BASE" '{ if (index($5, d "/") == 1) print "mounted: " $5 }' /proc/self/mountinfo
+    local store
+    store=$(iso_store_dir)
+    if [ -d "$ISO_BASE" ]; then
+        (cd "$ISO_BASE" && ls -A job user trash 2>/dev/null | grep -v -e "^job:$" -e "^user:$" -e "^trash:$" -e "^$")
+        awk -v d="$ISO_BASE" '{ if (index($5, d "/") == 1) print "mounted: " $5 }' /proc/self/mountinfo
+    fi
+    if [ -d "$store" ]; then
+        (cd "$store" && ls -A job user 2>/dev/null | grep -v -e "^job:$" -e "^user:$" -e "^$" |
+            sed 's/^/record: /')
+        # mountinfo spells a backslash \134 (and awk -v reads escapes: double it).
+        awk -v d="${store//\\/\\\\134}" '{ if (index($5, d "/") == 1) print "mounted: " $5 }' \
+            /proc/self/mountinfo
+    fi
 }
 
 # The mount namespace of this test process, to compare with what tasks see.
