@@ -216,8 +216,9 @@ static int open_records(struct instance_store *s, bool setup, struct err *e)
 
     instance_name(s->path, name, sizeof(name));
     if (strlen(name) > NAME_MAX)
-        return errprintf_errno(e, ENAMETOOLONG, "instance base %s: path too long to name its "
-                                                "records under %s/store", s->path, rundir);
+        return errprintf_errno(e, ENAMETOOLONG,
+                               "instance base %s: path too long to name its records under %s/store",
+                               s->path, rundir);
     if (asprintf(&s->rpath, "%s/store/%s", rundir, name) < 0) {
         s->rpath = NULL;
         return errprintf(e, "out of memory");
@@ -248,8 +249,8 @@ struct instance_store *instance_store_open(const char *base, bool setup, struct 
     if (setup && (fd = make_private_mount(base, fd, e)) < 0)
         goto fail;
     s->fd = fd;
-    if (setup && (make_sub(fd, "job", e) < 0 || make_sub(fd, "user", e) < 0 ||
-                  make_sub(fd, "trash", e) < 0))
+    if (setup &&
+        (make_sub(fd, "job", e) < 0 || make_sub(fd, "user", e) < 0 || make_sub(fd, "trash", e) < 0))
         goto fail;
     if (open_records(s, setup, e) < 0)
         goto fail;
@@ -378,8 +379,7 @@ void instance_job_close(struct instance_job *job)
 }
 
 /* The user's directory: in the base (DATA: its instances) or in the records (its jobs/). */
-static int open_user_dir(struct instance_store *s, bool data, uid_t uid, bool create,
-                         struct err *e)
+static int open_user_dir(struct instance_store *s, bool data, uid_t uid, bool create, struct err *e)
 {
     char name[32];
 

@@ -117,8 +117,8 @@ void instance_job_mark(struct instance_store *s, uint32_t job_id, const char *na
 int instance_pin_open(struct instance_store *s, uint32_t job_id, struct err *e);
 
 /* Remove everything of the job: unpin, drop its user references (removing a user's instances
- * when their last job on the node ends), remove its instances and its record. The store lock is held only to
- * move it all into the trash; the trash is emptied after. */
+ * when their last job on the node ends), remove its instances and its record. The store lock is
+ * held only to move it all into the trash; the trash is emptied after. */
 int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e);
 
 /* Whether the job has a record or instances: a prolog that finds them faces a reused job id. */
@@ -137,8 +137,8 @@ int instance_job_hold(struct instance_store *s, uint32_t job_id, struct err *e);
 /* Remove jobs that have ended without an epilog: their extern step is gone and their namespace
  * is empty, or (without an extern step) their pin is dead and their state names another boot id
  * or they have no state at all; and job instances that have no record. Remove user instances no
- * job references, and empty the trash of removals that died. A job without an extern step and without a namespace (profile none) is
- * left to its epilog. Returns the number of jobs removed. */
+ * job references, and empty the trash of removals that died. A job without an extern step and
+ * without a namespace (profile none) is left to its epilog. Returns the number of jobs removed. */
 int instance_sweep(struct instance_store *s, struct err *e);
 
 /* Whether SECONDS have passed since the last call that returned true (prologs sweep at most

@@ -471,6 +471,10 @@ static void test_full_base(void)
     fill_up(p);
     snprintf(p, sizeof(p), "%s/user/%d/more", full, UID);
     ok(mkdir(p, 0700) < 0 && errno == ENOSPC, "a user's files fill the base");
+    instance_store_close(s);
+    if (!ok((s = instance_store_open(full, true, &e)) != NULL,
+            "the full base opens, as at a prolog"))
+        goto out;
 
     ok(job_setup(s, 40, &with_disk, UID, UID, &e) < 0 && errno == ENOSPC &&
            !job_is_node_fault(errno),
