@@ -43,7 +43,8 @@ static bool is_mount_root(int fd)
 }
 
 /* Pins can only live on a private mount: on a shared one the pin would propagate into the very
- * namespace it pins. So BASE becomes a bind mount of itself, made private. Returns a new fd on
+ * namespace it pins. So the records (and BASE, for user tmpfs instances) become a bind mount of
+ * themselves, made private. Returns a new fd on
  * the (possibly new) mount, or -1. */
 static int make_private_mount(const char *path, int fd, struct err *e)
 {
@@ -51,8 +52,11 @@ static int make_private_mount(const char *path, int fd, struct err *e)
 
     if (!is_mount_root(fd)) {
         fd_path(fd, p, sizeof(p));
-        if (mount(p, p, NULL, MS_BIND, NULL) < 0)
-            return errprintf_errno(e, errno, "instance base %s: cannot bind it onto itself", path);
+        if (mount(p, p, NULL, MS_BIND, NULL) < 0) {
+            errprintf_errno(e, errno, "%s: cannot bind it onto itself", path);
+            close(fd);
+            return -1;
+        }
         close(fd);
         /* The old fd still points below the new mount: reopen through the path. */
         if ((fd = safe_open_root_dir(path, false, e)) < 0)
@@ -60,7 +64,7 @@ static int make_private_mount(const char *path, int fd, struct err *e)
     }
     fd_path(fd, p, sizeof(p));
     if (mount(NULL, p, NULL, MS_PRIVATE, NULL) < 0) {
-        errprintf_errno(e, errno, "instance base %s: cannot make it a private mount", path);
+        errprintf_errno(e, errno, "%s: cannot make it a private mount", path);
         close(fd);
         return -1;
     }
@@ -280,6 +284,11 @@ void instance_store_close(struct instance_store *s)
 const char *instance_store_path(const struct instance_store *s)
 {
     return s->path;
+}
+
+const char *instance_store_records(const struct instance_store *s)
+{
+    return s->rpath;
 }
 
 int instance_store_lock(struct instance_store *s, struct err *e)

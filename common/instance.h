@@ -44,6 +44,8 @@ struct instance_store;
 struct instance_store *instance_store_open(const char *base, bool setup, struct err *e);
 void instance_store_close(struct instance_store *s);
 const char *instance_store_path(const struct instance_store *s);
+/* RUNDIR/store/ESC: where the base's records (and pins) live. */
+const char *instance_store_records(const struct instance_store *s);
 
 /* Every base a prolog used is recorded in RUNDIR/bases (root-only; /run is emptied at boot), so
  * an epilog cleans a job up even when the policy has since become unreadable or names another

@@ -105,6 +105,7 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
                            .uid = uid,
                            .gid = gid,
                            .instance_base = instance_store_path(s),
+                           .records = instance_store_records(s),
                            .pin_dirfd = job.dirfd,
                            .pin_name = "ns"};
     if (nsjob_build(&r, e) < 0)

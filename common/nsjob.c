@@ -71,8 +71,8 @@ static bool next_component(const char **rest, char *comp, size_t size)
  * directory holding it belong to root, nobody else may write that directory, and it is on local
  * storage (FUSE and network file systems report whatever owner they like). Its text is read from
  * the inode that was checked, so it cannot change in between. The walk continues at that text. */
-static int follow_link(int *dirfd, int linkfd, const struct stat *st, const char *comp,
-                       char *buf, const char **rest, const char *path, struct err *e)
+static int follow_link(int *dirfd, int linkfd, const struct stat *st, const char *comp, char *buf,
+                       const char **rest, const char *path, struct err *e)
 {
     char target[PATH_MAX], joined[PATH_MAX];
     struct stat dir;
@@ -116,8 +116,8 @@ static int open_component(const struct builder *b, int dirfd, const char *comp, 
 
     if (fd < 0 && errno == ENOENT && b && is_own_mount(b, dirfd)) {
         if (mkdirat(dirfd, comp, 0755) < 0 && errno != EEXIST)
-            return errprintf_errno(e, errno, "%s: cannot create \"%s\" in the policy's tmpfs",
-                                   path, comp);
+            return errprintf_errno(e, errno, "%s: cannot create \"%s\" in the policy's tmpfs", path,
+                                   comp);
         fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0)
@@ -429,20 +429,27 @@ static int apply_hide(const struct plan_path *h, struct err *e)
     return rc;
 }
 
-/* Other jobs' pins and instances live below the base: drop this namespace's copy of them all,
- * then cover what is left, so nothing in the job can reach the base. */
-static int hide_base(struct builder *b, struct err *e)
+/* Other jobs' instances (below the base) and pins (below its records): drop this namespace's
+ * copy of them all, then cover what is left, so nothing in the job can reach either. */
+static int hide_store_dir(const char *path, const char *what, struct err *e)
 {
-    const char *path = b->r->instance_base;
     int fd;
 
     if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
-        return errprintf_errno(e, errno, "cannot detach the instance base %s", path);
+        return errprintf_errno(e, errno, "cannot detach the %s %s", what, path);
     if ((fd = open_path(NULL, path, false, e)) < 0)
         return -1;
     int rc = tmpfs_fd(fd, 4096, 0, 0, 0, true, true, NULL, path, e);
     close(fd);
     return rc;
+}
+
+/* The records hold every job's pin: a copy of them here would keep those namespaces alive. */
+static int hide_store(struct builder *b, struct err *e)
+{
+    if (hide_store_dir(b->r->instance_base, "instance base", e) < 0)
+        return -1;
+    return b->r->records ? hide_store_dir(b->r->records, "instance records", e) : 0;
 }
 
 /* PATH is DIR or lies below it (both clean and absolute). */
@@ -468,8 +475,11 @@ static int open_sources(struct builder *b, struct err *e)
         if (plan->mounts[i].type == MOUNT_BIND &&
             (path_within(b->r->instance_base, plan->mounts[i].source)))
             return errprintf(e, "bind source %s (policy line %d) contains the instance base %s",
-                             plan->mounts[i].source, plan->mounts[i].line,
-                             b->r->instance_base);
+                             plan->mounts[i].source, plan->mounts[i].line, b->r->instance_base);
+        if (plan->mounts[i].type == MOUNT_BIND && b->r->records &&
+            path_within(b->r->records, plan->mounts[i].source))
+            return errprintf(e, "bind source %s (policy line %d) contains the instance records %s",
+                             plan->mounts[i].source, plan->mounts[i].line, b->r->records);
         if (plan->mounts[i].type == MOUNT_BIND &&
             (b->sources[i] = open_path(NULL, plan->mounts[i].source, true, &why)) < 0)
             return errprintf(e, "bind source (policy line %d): %s", plan->mounts[i].line, why.text);
@@ -499,7 +509,7 @@ static int build(struct builder *b, struct err *e)
     for (size_t i = 0; i < plan->nhide; i++)
         if (apply_hide(&plan->hide[i], e) < 0)
             return -1;
-    return hide_base(b, e);
+    return hide_store(b, e);
 }
 
 /* Exit status of a builder whose pin was refused as a namespace loop (see nsjob_build). */

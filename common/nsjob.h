@@ -18,13 +18,16 @@ struct ns_request {
     uid_t uid;
     gid_t gid;
     const char *instance_base; /* detached and covered inside the namespace */
+    const char *records;       /* the base's records (other jobs' pins): detached and covered
+                                * too; NULL: none */
     int pin_dirfd;             /* the pin is created as PIN_NAME in this directory */
     const char *pin_name;
 };
 
 /* Build the namespace in a child process and pin it: the child unshares, makes "/" recursively
  * slave, opens every bind source while its view is still the host's, binds the instances,
- * applies the mounts and hides, detaches and covers the instance base, and, back in the host
+ * applies the mounts and hides, detaches and covers the instance base and its records (so no
+ * other job's pin is held by this namespace), and, back in the host
  * namespace, bind-mounts its namespace file on the pin. Returns 0, or -1 with the child's
  * message. The caller's own namespace is never changed. */
 int nsjob_build(const struct ns_request *r, struct err *e);

@@ -22,7 +22,7 @@
 #include "testfs.h"
 
 #define UID 1234
-static char D[256], base[512];
+static char D[256], base[512], records[1024];
 
 /* --- running checks inside the namespace ------------------------------------------------- */
 
@@ -133,6 +133,7 @@ static void inside_checks(void)
     path_at(p, sizeof(p), "hideme/x");
     check(try_create(p) == EROFS, "a hidden path is read-only");
     check(is_empty_dir(base), "the instance base is covered: no other job is reachable");
+    check(is_empty_dir(records), "its records are covered: no other job's pin is held here");
     path_at(p, sizeof(p), "shared/late/file");
     check(read_file(p, buf, sizeof(buf)) != NULL,
           "a host mount made after the job started propagates in (slave)");
@@ -541,6 +542,7 @@ int main(void)
         ok(0, "the instance store opens: %s", e.text);
         return done_testing();
     }
+    snprintf(records, sizeof(records), "%s", instance_store_records(s));
     test_build(s);
     sched_setaffinity(0, sizeof(all), &all);
     test_refusals(s);
