@@ -22,6 +22,7 @@ plugin=$(iso_plugin_copy) || bail_out "cannot copy the plugin"
 cluster_start --plugstack @CLUSTER_DIR@/plugstack.conf --file plugstack.conf "" \
     --file isolation.yaml "$policy" || bail_out "cannot start the test cluster"
 cluster_on_stop rm -f "$plugin"
+cluster_on_stop iso_store_cleanup
 ISO_POLICY=$CLUSTER_DIR/isolation.yaml
 ISO_BASE=$CLUSTER_DIR/isolation
 cluster_add_user isoA isogrpA || bail_out "cannot create users"

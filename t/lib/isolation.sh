@@ -7,6 +7,8 @@
 #   iso_set_policy POLICY     replaces the policy file (the plugin rereads it at each job)
 #   iso_leftovers             prints what is left of jobs under ISO_BASE (instances, mounts) and
 #                             in its records (iso_store_dir: records, pins, user references)
+#   iso_store_cleanup         unmounts and removes the records of ISO_BASE and of every base
+#                             under CLUSTER_DIR (iso_cluster_start registers it for cluster_stop)
 #   iso_store_dir [BASE]      the directory of BASE's (default ISO_BASE) root-only records:
 #                             ISO_RUNDIR/store/ followed by BASE escaped as instance_name() does
 #   iso_can_run               like cluster_can_run, and the plugin must be built
@@ -33,18 +35,20 @@ iso_escape() {
 
 iso_store_dir() { echo "$ISO_RUNDIR/store/$(iso_escape "${1:-$ISO_BASE}")"; }
 
-# The records of the cluster's base live outside the cluster's directory: unmount and remove
-# them when it stops.
+# The records of the cluster's bases live outside the cluster's directory: unmount and remove
+# them when it stops (those of ISO_BASE and of every base under CLUSTER_DIR).
 iso_store_cleanup() {
-    local dir
-    [ -n "${ISO_BASE:-}" ] || return 0
-    dir=$(iso_store_dir) && [ -d "$dir" ] || return 0
-    # A lazy unmount detaches the pins below it too.
-    for _ in 1 2 3 4; do
-        mountpoint -q "$dir" || break
-        umount -l "$dir" 2>/dev/null
+    local dir prefix
+    prefix="$ISO_RUNDIR/store/$(iso_escape "$CLUSTER_DIR")-"
+    for dir in ${ISO_BASE:+"$(iso_store_dir)"} "$prefix"*; do
+        [ -d "$dir" ] || continue
+        # A lazy unmount detaches the pins below it too.
+        for _ in 1 2 3 4; do
+            mountpoint -q "$dir" || break
+            umount -l "$dir" 2>/dev/null
+        done
+        rm -rf --one-file-system "$dir"
     done
-    rm -rf --one-file-system "$dir"
 }
 
 iso_can_run() {
