@@ -292,6 +292,15 @@ static void test_refusals(struct instance_store *s)
         diag("%s", e.text);
     instance_job_remove(s, 11, NULL);
 
+    /* A bind of the run directory would carry every job's pin into this one. */
+    char run[600];
+    path_at(run, sizeof(run), "run");
+    m.source = run;
+    ok(job_setup(s, 12, &plan, UID, UID, &e) < 0 && strstr(e.text, "contains the instance records"),
+       "a bind source holding the base's records is refused");
+    diag("%s", e.text);
+    instance_job_remove(s, 12, NULL);
+
     struct plan_mount d = {.type = MOUNT_DIR,
                            .target = "/etc/isolation-must-not-exist",
                            .mode = 0755,
