@@ -880,7 +880,7 @@ static bool user_in_use(int recusers, const char *uidname)
 static void drop_user_refs(int recusers, uint32_t job_id)
 {
     char jname[16];
-    int fd = dup(recusers), jobs;
+    int fd = openat(recusers, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), jobs;
     DIR *d = fd < 0 ? NULL : fdopendir(fd);
     struct dirent *de;
 
@@ -890,7 +890,6 @@ static void drop_user_refs(int recusers, uint32_t job_id)
         return;
     }
     store_job_name(job_id, jname, sizeof(jname));
-    rewinddir(d);
     while ((de = readdir(d))) {
         int ufd = de->d_name[0] == '.' ? -1 : safe_open_dir_at(recusers, de->d_name, NULL);
         if (ufd >= 0 && (jobs = safe_open_dir_at(ufd, "jobs", NULL)) >= 0) {
@@ -925,7 +924,7 @@ static int trash_unused_users(struct instance_store *s, struct trash *t, int rec
 /* Remove the records of users no job references (small and root-only: removed under the lock). */
 static void forget_unused_users(int recusers)
 {
-    int fd = dup(recusers);
+    int fd = openat(recusers, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd < 0 ? NULL : fdopendir(fd);
     struct dirent *de;
 
@@ -934,7 +933,6 @@ static void forget_unused_users(int recusers)
             close(fd);
         return;
     }
-    rewinddir(d);
     while ((de = readdir(d)))
         if (de->d_name[0] != '.' && !user_in_use(recusers, de->d_name))
             safe_remove_tree_at(recusers, de->d_name, NULL);
