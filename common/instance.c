@@ -869,9 +869,13 @@ static bool user_in_use(int recusers, const char *uidname)
     int ufd = safe_open_dir_at(recusers, uidname, NULL);
     bool used;
 
+    /* An error is no proof that no job uses them: only "no such record" is. */
     if (ufd < 0)
-        return false;
-    used = faccessat(ufd, "jobs", F_OK, AT_SYMLINK_NOFOLLOW) == 0 && !dir_is_empty(ufd, "jobs");
+        return errno != ENOENT;
+    if (faccessat(ufd, "jobs", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+        used = errno != ENOENT;
+    else
+        used = !dir_is_empty(ufd, "jobs");
     close(ufd);
     return used;
 }

@@ -21,41 +21,48 @@
 
 #define HOLDER "holder"
 
-/* Field 22 of /proc/PID/stat (start time in clock ticks since boot); 0 if PID is not a live
- * process of root's. */
-static unsigned long long proc_start(pid_t pid)
+/* Field 22 of /proc/PID/stat (start time in clock ticks since boot) in *START: the pair of pid
+ * and start time names one process for the whole boot. -1 with errno ENOENT when there is no such
+ * process, or another errno when it cannot be told. (No owner check: slurmstepd's /proc files
+ * belong to the user while it runs with the user's effective uid.) */
+static int proc_start(pid_t pid, unsigned long long *start)
 {
     char path[64], buf[1024], *p;
-    unsigned long long start = 0;
-    struct stat st;
     ssize_t n;
     int fd;
 
     snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return 0;
-    n = fstat(fd, &st) == 0 && st.st_uid == 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
-    if (n <= 0)
-        return 0;
+    if (n <= 0) {
+        errno = n < 0 && errno == ESRCH ? ENOENT : n < 0 ? errno : EIO;
+        return -1;
+    }
     buf[n] = '\0';
     /* The name may hold spaces and parentheses: fields start after the last ')'. */
-    if (!(p = strrchr(buf, ')')))
-        return 0;
+    p = strrchr(buf, ')');
     for (int field = 2; p && field < 22; field++)
         p = strchr(p + 1, ' ');
-    if (p && sscanf(p + 1, "%llu", &start) != 1)
-        start = 0;
-    return start;
+    if (!p || sscanf(p + 1, "%llu", start) != 1) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
 }
 
 int instance_job_hold(struct instance_store *s, uint32_t job_id, struct err *e)
 {
     struct instance_job job;
+    unsigned long long start;
     char line[64];
     int fd, len, rc = 0;
 
-    len = snprintf(line, sizeof(line), "%ld %llu\n", (long)getpid(), proc_start(getpid()));
+    if (proc_start(getpid(), &start) < 0)
+        return errprintf_errno(e, errno, "job %" PRIu32 ": cannot read its extern step's start time",
+                               job_id);
+    len = snprintf(line, sizeof(line), "%ld %llu\n", (long)getpid(), start);
     if (instance_job_open(s, job_id, false, &job, e) < 0)
         return -1;
     unlinkat(job.dirfd, HOLDER ".new", 0);
@@ -70,12 +77,13 @@ int instance_job_hold(struct instance_store *s, uint32_t job_id, struct err *e)
     return rc;
 }
 
-/* 1: the recorded holder lives; 0: it is gone; -1: none recorded. */
+/* 1: the recorded holder lives (or it cannot be told: never call a job dead on an error); 0: it
+ * is gone; -1: none recorded. */
 static int holder_alive(int jobfd)
 {
     char line[64] = "";
     long pid = 0;
-    unsigned long long start = 0;
+    unsigned long long start = 0, now;
     int fd = openat(jobfd, HOLDER, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     ssize_t n;
 
@@ -85,26 +93,50 @@ static int holder_alive(int jobfd)
     close(fd);
     if (n <= 0 || sscanf(line, "%ld %llu", &pid, &start) != 2 || pid <= 0)
         return -1;
-    return start && proc_start((pid_t)pid) == start;
+    if (proc_start((pid_t)pid, &now) < 0)
+        return errno == ENOENT ? 0 : 1;
+    return now == start;
 }
 
-/* Whether any process is in the mount namespace pinned at JOBFD/ns. */
+/* Whether the process /proc/PID, or one of its threads (its leader may have exited while the
+ * others run), is in the namespace PIN. */
+static bool proc_in_ns(const char *pid, const struct stat *pin)
+{
+    char path[600];
+    struct stat ns;
+    DIR *d;
+    struct dirent *de;
+    bool in = false;
+
+    snprintf(path, sizeof(path), "/proc/%s/ns/mnt", pid);
+    if (stat(path, &ns) == 0)
+        return ns.st_ino == pin->st_ino && ns.st_dev == pin->st_dev;
+    snprintf(path, sizeof(path), "/proc/%s/task", pid);
+    if (!(d = opendir(path)))
+        return false;
+    while (!in && (de = readdir(d))) {
+        snprintf(path, sizeof(path), "/proc/%s/task/%s/ns/mnt", pid, de->d_name);
+        in = isdigit((unsigned char)de->d_name[0]) && stat(path, &ns) == 0 &&
+             ns.st_ino == pin->st_ino && ns.st_dev == pin->st_dev;
+    }
+    closedir(d);
+    return in;
+}
+
+/* Whether any process is in the mount namespace pinned at JOBFD/ns; true when it cannot be told. */
 static bool ns_in_use(int jobfd)
 {
-    struct stat pin, ns;
-    char path[300];
+    struct stat pin;
     DIR *d;
     struct dirent *de;
     bool used = false;
 
-    if (fstatat(jobfd, "ns", &pin, AT_SYMLINK_NOFOLLOW) < 0 || !(d = opendir("/proc")))
-        return false;
-    while (!used && (de = readdir(d))) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/ns/mnt", de->d_name);
-        used = stat(path, &ns) == 0 && ns.st_ino == pin.st_ino && ns.st_dev == pin.st_dev;
-    }
+    if (fstatat(jobfd, "ns", &pin, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno != ENOENT;
+    if (!(d = opendir("/proc")))
+        return true;
+    while (!used && (de = readdir(d)))
+        used = isdigit((unsigned char)de->d_name[0]) && proc_in_ns(de->d_name, &pin);
     closedir(d);
     return used;
 }
