@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -964,6 +965,20 @@ static int release_users(struct instance_store *s, struct trash *t, uint32_t job
  * milliseconds per GiB. A child enters the namespace before the pin goes (a task inside keeps it
  * alive) and leaves it once we are done, so the teardown happens in the child, not the epilog.
  * Returns the write end the child waits on (close it to let the child go), or -1. */
+/* The lingering process: its parent exits at once and is reaped, so that the one that stays,
+ * init's to reap, leaves no zombie in slurmd. */
+static void linger_child(int nsfd, int ready, int go)
+{
+    char c;
+
+    if (fork() != 0)
+        _exit(0);
+    if (setns(nsfd, CLONE_NEWNS) == 0 && write(ready, "", 1) == 1)
+        while (read(go, &c, 1) < 0 && errno == EINTR)
+            ;
+    _exit(0);
+}
+
 static int linger_in(int jobfd)
 {
     int nsfd = pin_open_at(jobfd), ready[2], go[2];
@@ -985,15 +1000,15 @@ static int linger_in(int jobfd)
     if ((pid = fork()) == 0) {
         close(ready[0]);
         close(go[1]);
-        if (setns(nsfd, CLONE_NEWNS) == 0 && write(ready[1], "", 1) == 1)
-            while (read(go[0], &c, 1) < 0 && errno == EINTR)
-                ;
-        _exit(0);
+        linger_child(nsfd, ready[1], go[0]);
     }
     close(nsfd);
     close(ready[1]);
     close(go[0]);
-    /* Wait until the child is inside (or gone): then the pin is no longer the last hold. */
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    /* Wait until the lingering process is inside (or gone): then the pin is no longer the last
+     * hold. */
     while (pid > 0 && read(ready[0], &c, 1) < 0 && errno == EINTR)
         ;
     close(ready[0]);
@@ -1059,6 +1074,21 @@ int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e
     instance_store_unlock(s);
     if (trash_empty(s, &t, rc ? NULL : e) < 0)
         rc = -1;
+    if (linger >= 0)
+        close(linger);
+    return rc;
+}
+
+int instance_job_discard(struct instance_store *s, uint32_t job_id, struct err *e)
+{
+    struct trash t = {0};
+    int linger = -1, rc;
+
+    if (instance_store_lock(s, e) < 0)
+        return -1;
+    rc = detach_job_locked(s, &t, job_id, &linger, e);
+    instance_store_unlock(s);
+    trash_empty_detached(s, &t);
     if (linger >= 0)
         close(linger);
     return rc;
@@ -1270,7 +1300,7 @@ static int sweep_user_refs(struct instance_store *s)
     return 0;
 }
 
-int instance_sweep(struct instance_store *s, struct err *e)
+int instance_sweep(struct instance_store *s, bool detach, struct err *e)
 {
     struct trash t = {0};
     int removed = 0, linger = -1, rc;
@@ -1285,7 +1315,9 @@ int instance_sweep(struct instance_store *s, struct err *e)
     if (release_users(s, &t, 0, rc ? NULL : e) < 0)
         rc = -1;
     instance_store_unlock(s);
-    if (trash_empty(s, &t, rc ? NULL : e) < 0)
+    if (detach)
+        trash_empty_detached(s, &t);
+    else if (trash_empty(s, &t, rc ? NULL : e) < 0)
         rc = -1;
     if (linger >= 0)
         close(linger);

@@ -123,6 +123,10 @@ int instance_pin_open(struct instance_store *s, uint32_t job_id, struct err *e);
  * held only to move it all into the trash; the trash is emptied after. */
 int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e);
 
+/* Like instance_job_remove, but the files are removed by a detached process: for a prolog that
+ * finds what an earlier job with its id left, which must not wait for (nor time out on) it. */
+int instance_job_discard(struct instance_store *s, uint32_t job_id, struct err *e);
+
 /* Whether the job has a record or instances: a prolog that finds them faces a reused job id. */
 bool instance_job_exists(struct instance_store *s, uint32_t job_id);
 
@@ -140,8 +144,10 @@ int instance_job_hold(struct instance_store *s, uint32_t job_id, struct err *e);
  * is empty, or (without an extern step) their pin is dead and their state names another boot id
  * or they have no state at all; and job instances that have no record. Remove user instances no
  * job references, and empty the trash of removals that died. A job without an extern step and
- * without a namespace (profile none) is left to its epilog. Returns the number of jobs removed. */
-int instance_sweep(struct instance_store *s, struct err *e);
+ * without a namespace (profile none) is left to its epilog. Returns the number of jobs removed.
+ * DETACH: the files are removed by a detached process (a prolog, or slurmd at its start, must not
+ * wait for what others left); failures are then logged, not returned. */
+int instance_sweep(struct instance_store *s, bool detach, struct err *e);
 
 /* Whether SECONDS have passed since the last call that returned true (prologs sweep at most
  * that often). */

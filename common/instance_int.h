@@ -49,6 +49,9 @@ int trash_move(struct instance_store *s, struct trash *t, int dirfd, const char 
 void trash_claim_leftovers(struct instance_store *s, struct trash *t);
 /* Remove the claimed entries, without the store lock; keeps going after an error. */
 int trash_empty(struct instance_store *s, struct trash *t, struct err *e);
+/* The same in a detached process, for callers that must not wait for a big removal (a prolog
+ * sweeping what others left, slurmd at its start); failures are logged. */
+void trash_empty_detached(struct instance_store *s, struct trash *t);
 
 /* Whether the job of the open job record JOBFD still runs on this node (instance_live.c):
  * 1 yes, 0 no (its extern step is gone and no process is inside its namespace), -1 unknown (no

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,4 +152,57 @@ int trash_empty(struct instance_store *s, struct trash *t, struct err *e)
     free(t->items);
     *t = (struct trash){0};
     return rc;
+}
+
+/* In the detached remover: stdin, stdout and stderr on /dev/null, and no socket or pipe of the
+ * caller kept open (slurmd's listening ports, a prolog's output pipe that slurmd reads to its
+ * end). Regular files (logs) and directories (the store) stay. */
+static void detach_from_caller(void)
+{
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    struct stat st;
+
+    for (int fd = 0; null >= 0 && fd < 3; fd++)
+        dup2(null, fd);
+    while (d && (de = readdir(d))) {
+        int fd = atoi(de->d_name);
+        if (fd > 2 && fd != dirfd(d) && fstat(fd, &st) == 0 &&
+            (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)))
+            close(fd);
+    }
+    if (d)
+        closedir(d);
+    setsid();
+}
+
+void trash_empty_detached(struct instance_store *s, struct trash *t)
+{
+    struct err e;
+    pid_t pid;
+
+    if (!t->n)
+        return;
+    if ((pid = fork()) == 0) {
+        /* The child exits at once and is reaped here; its child, init's, does the work. */
+        if (fork() == 0) {
+            detach_from_caller();
+            if (trash_empty(s, t, &e) < 0)
+                log_error("%s/trash: %s", s->path, e.text);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    if (pid < 0) {
+        if (trash_empty(s, t, &e) < 0)
+            log_error("%s/trash: %s", s->path, e.text);
+        return;
+    }
+    waitpid(pid, NULL, 0);
+    /* Closing our copies does not release the claims: the remover holds the same files. */
+    for (size_t i = 0; i < t->n; i++)
+        close(t->items[i].fd);
+    free(t->items);
+    *t = (struct trash){0};
 }

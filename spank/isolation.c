@@ -413,13 +413,13 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
         rc = p->on_error == ON_ERROR_ALLOW ? 0 : -1;
         goto out;
     }
-    if (instance_sweep_due(s, SWEEP_SECONDS) && instance_sweep(s, &e) < 0)
+    if (instance_sweep_due(s, SWEEP_SECONDS) && instance_sweep(s, true, &e) < 0)
         log_error("sweeping stale instances: %s", e.text);
     /* A prolog runs once per job: what is already there was left by an earlier job that had
      * this id (a crash, a controller that lost its state), and must not reach this one. */
     if (instance_job_exists(s, job_id)) {
         log_warn("job %" PRIu32 ": removing what an earlier job with this id left", job_id);
-        if (instance_job_remove(s, job_id, &e) < 0)
+        if (instance_job_discard(s, job_id, &e) < 0)
             log_error("job %" PRIu32 ": %s", job_id, e.text);
     }
     if (prolog_plan(p, job_id, uid, gid, &plan, &e) < 0) {
@@ -594,7 +594,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
         struct err e;
         struct policy *p = load_policy(&e);
         struct instance_store *s = p ? instance_store_open(p->instance_base, true, &e) : NULL;
-        if (!s || instance_sweep(s, &e) < 0)
+        if (!s || instance_sweep(s, true, &e) < 0)
             log_error("at slurmd start: %s", e.text);
         instance_store_close(s);
         policy_free(p);

@@ -236,7 +236,7 @@ static void test_sweep(struct instance_store *s)
         instance_job_close(&job);
         instance_store_unlock(s);
     }
-    int n = instance_sweep(s, &e);
+    int n = instance_sweep(s, false, &e);
     is_int(n, 2, "the sweep removes two stale jobs");
     ok(!rexists("job/60"), "a job from an earlier boot is removed");
     ok(!rexists("job/61"), "a job with no state (a builder that died) is removed");
@@ -277,13 +277,13 @@ static void test_sweep_sets_aside(struct instance_store *s, const char *dir)
     mkdir(p, 0755);
     must(mount(outside, p, NULL, MS_BIND, NULL));
     int mnt = open(p, O_PATH | O_CLOEXEC);
-    ok(instance_sweep(s, &e) < 0 && strstr(e.text, "/mnt: is a mount point"),
+    ok(instance_sweep(s, false, &e) < 0 && strstr(e.text, "/mnt: is a mount point"),
        "the sweep reports a job it cannot remove");
     ok(!exists("job/78") && !rexists("job/78") && trash_entries() == 1,
        "...and leaves it in the trash (its record is gone)");
-    ok(instance_sweep(s, &e) < 0 && trash_dot_name(aside, sizeof(aside)),
+    ok(instance_sweep(s, false, &e) < 0 && trash_dot_name(aside, sizeof(aside)),
        "when the next sweep fails too, it sets the entry aside under a dot-name");
-    is_int(instance_sweep(s, &e), 0, "the sweep after that leaves it alone");
+    is_int(instance_sweep(s, false, &e), 0, "the sweep after that leaves it alone");
     snprintf(p, sizeof(p), "/proc/self/fd/%d", mnt);
     umount2(p, MNT_DETACH);
     close(mnt);
@@ -334,7 +334,7 @@ static void test_hostile_removal(struct instance_store *s, const char *dir)
     snprintf(p, sizeof(p), "/proc/self/fd/%d", mnt);
     must(umount2(p, MNT_DETACH));
     close(mnt);
-    ok(instance_sweep(s, &e) == 0 && trash_entries() == 0, "once unmounted, the sweep removes it");
+    ok(instance_sweep(s, false, &e) == 0 && trash_entries() == 0, "once unmounted, the sweep removes it");
 }
 
 /* Entries of BASE/trash. */
@@ -374,12 +374,12 @@ static void test_trash(struct instance_store *s)
     snprintf(p, sizeof(p), "%s/trash/.job-92.kept", base);
     must(mkdir(p, 0700));
 
-    ok(instance_sweep(s, &e) == 0, "the sweep empties the trash");
+    ok(instance_sweep(s, false, &e) == 0, "the sweep empties the trash");
     ok(!exists("trash/job-90.1.2.3"), "...of what a remover that died left");
     ok(exists("trash/job-91.1.2.3"), "...but not what another remover is removing");
     ok(exists("trash/.job-92.kept"), "...nor what the walk gave up on");
     close(held);
-    instance_sweep(s, &e);
+    instance_sweep(s, false, &e);
     ok(!exists("trash/job-91.1.2.3"), "an entry is taken once its remover has let it go");
     snprintf(p, sizeof(p), "%s/trash/.job-92.kept", base);
     rmdir(p);
@@ -475,12 +475,12 @@ static void test_reused_ids(struct instance_store *s)
     ok(instance_job_hold(s, 81, &e) == 0, "a live process records itself as the holder");
     ok(instance_job_drop_stale(s, 81, 1000, &e) == 0 && rexists("job/81"),
        "a record whose holder lives is this job's");
-    ok(instance_sweep(s, &e) == 0 && rexists("job/81"), "...and the sweep keeps it");
+    ok(instance_sweep(s, false, &e) == 0 && rexists("job/81"), "...and the sweep keeps it");
     hold_by_dead_process(s, 81);
     pid_t inside = pin_live_namespace(81);
     ok(instance_job_drop_stale(s, 81, 1000, &e) == 0 && rexists("job/81"),
        "a holder gone while a process is in the namespace: the job still runs");
-    ok(instance_sweep(s, &e) == 0 && rexists("job/81"), "...and the sweep keeps it");
+    ok(instance_sweep(s, false, &e) == 0 && rexists("job/81"), "...and the sweep keeps it");
     kill(inside, SIGKILL);
     waitpid(inside, NULL, 0);
     is_int(instance_job_drop_stale(s, 81, 1000, &e), 1,
@@ -490,7 +490,7 @@ static void test_reused_ids(struct instance_store *s)
     plant_job(s, 82, 1000);
     hold_by_dead_process(s, 82);
     plant_job(s, 83, 1000);
-    is_int(instance_sweep(s, &e), 1, "the sweep removes a job that ended without an epilog");
+    is_int(instance_sweep(s, false, &e), 1, "the sweep removes a job that ended without an epilog");
     ok(!rexists("job/82"), "...the one whose holder is gone");
     ok(rexists("job/83"), "...not one without a holder (no PrologFlags=Contain), of this boot");
     instance_job_remove(s, 83, &e);
@@ -613,7 +613,7 @@ static void test_orphans(struct instance_store *s)
     snprintf(p, sizeof(p), "%s/user/4321/var-tmp", base);
     must(mkdir(p, 01777));
     ok(instance_job_exists(s, 300), "instances without a record count as a job's leftovers");
-    is_int(instance_sweep(s, &e), 1, "the sweep removes job instances that have no record");
+    is_int(instance_sweep(s, false, &e), 1, "the sweep removes job instances that have no record");
     ok(!exists("job/300") && !exists("user/4321") && trash_entries() == 0,
        "...and user instances no record references, trash included");
     ok(exists("job/0300"), "...but not what it did not name");
@@ -625,6 +625,27 @@ static void test_orphans(struct instance_store *s)
     is_int(instance_job_drop_stale(s, 301, 1000, &e), 1,
            "a step finding instances without a record drops them");
     ok(!exists("job/301") && trash_entries() == 0, "...completely");
+}
+
+/* A prolog's sweep hands what it removes to a detached process: the trash empties after the
+ * sweep has returned, and no child of the caller is left to reap. */
+static void test_sweep_detached(struct instance_store *s)
+{
+    char p[1024];
+    struct err e;
+    int polls = 0;
+
+    snprintf(p, sizeof(p), "%s/trash/job-96.1.2.3", base);
+    must(mkdir(p, 0700));
+    for (int i = 0; i < 1000; i++) {
+        snprintf(p, sizeof(p), "%s/trash/job-96.1.2.3/f%d", base, i);
+        write_file(p, "x");
+    }
+    ok(instance_sweep(s, true, &e) >= 0, "a detached sweep returns");
+    ok(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "...leaving no child to reap");
+    while (exists("trash/job-96.1.2.3") && polls++ < 3000)
+        usleep(10000);
+    ok(!exists("trash/job-96.1.2.3"), "...and the detached remover empties the trash");
 }
 
 static void test_sweep_due(struct instance_store *s)
@@ -676,6 +697,7 @@ int main(void)
         test_reused_ids(s);
         test_orphans(s);
         test_sweep_due(s);
+        test_sweep_detached(s);
         test_removal_unlocked(s);
         instance_store_close(s);
     }

@@ -62,7 +62,7 @@ static void prolog(struct world *w, uint32_t job, bool keep)
     if (!(s = instance_store_open(p->instance_base, true, &e)))
         die("%s", e.text);
     t[SWEEP] = now_ns();
-    if (instance_sweep(s, &e) < 0)
+    if (instance_sweep(s, false, &e) < 0)
         die("sweep: %s", e.text);
     t[PLAN] = now_ns();
     plan = bench_plan(p, job, 4ull << 30);
