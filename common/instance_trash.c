@@ -117,6 +117,16 @@ void trash_claim_leftovers(struct instance_store *s, struct trash *t)
     closedir(d);
 }
 
+/* Sized instances first, so that their quotas go with them; an entry already gone is no error. */
+static int remove_entry(int trashfd, const char *name, struct err *e)
+{
+    if (quota_remove_instances_in(trashfd, name, e) < 0)
+        return -1;
+    if (safe_remove_tree_at(trashfd, name, e) < 0 && errno != ENOENT)
+        return -1;
+    return 0;
+}
+
 /* The last resort, when an entry already failed once: a dot-name the sweep skips, so that no
  * later sweep walks it again; said once, here. */
 static void set_aside(struct instance_store *s, int trashfd, const char *name)
@@ -137,10 +147,7 @@ int trash_empty(struct instance_store *s, struct trash *t, struct err *e)
         rc = -1;
     for (size_t i = 0; i < t->n; i++) {
         const char *name = t->items[i].name;
-        /* Sized instances first, so that their quotas go with them. */
-        if (trashfd >= 0 && (quota_remove_instances_in(trashfd, name, rc ? NULL : e) < 0 ||
-                             safe_remove_tree_at(trashfd, name, rc ? NULL : e) < 0) &&
-            errno != ENOENT) {
+        if (trashfd >= 0 && remove_entry(trashfd, name, rc ? NULL : e) < 0) {
             rc = -1;
             if (t->items[i].leftover)
                 set_aside(s, trashfd, name);
