@@ -1061,9 +1061,9 @@ static int detach_job_locked(struct instance_store *s, struct trash *t, uint32_t
     return rc;
 }
 
-/* Everything of the job into the trash under the lock, then emptied without it: removing a
- * million files must not stall other jobs' starts. */
-int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e)
+/* Everything of the job into the trash under the lock, then emptied without it (here, or with
+ * DETACH by a detached process): removing a million files must not stall other jobs' starts. */
+static int remove_job(struct instance_store *s, uint32_t job_id, bool detach, struct err *e)
 {
     struct trash t = {0};
     int linger = -1, rc;
@@ -1072,26 +1072,23 @@ int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e
         return -1;
     rc = detach_job_locked(s, &t, job_id, &linger, e);
     instance_store_unlock(s);
-    if (trash_empty(s, &t, rc ? NULL : e) < 0)
+    if (detach)
+        trash_empty_detached(s, &t);
+    else if (trash_empty(s, &t, rc ? NULL : e) < 0)
         rc = -1;
     if (linger >= 0)
         close(linger);
     return rc;
 }
 
+int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e)
+{
+    return remove_job(s, job_id, false, e);
+}
+
 int instance_job_discard(struct instance_store *s, uint32_t job_id, struct err *e)
 {
-    struct trash t = {0};
-    int linger = -1, rc;
-
-    if (instance_store_lock(s, e) < 0)
-        return -1;
-    rc = detach_job_locked(s, &t, job_id, &linger, e);
-    instance_store_unlock(s);
-    trash_empty_detached(s, &t);
-    if (linger >= 0)
-        close(linger);
-    return rc;
+    return remove_job(s, job_id, true, e);
 }
 
 /* Whether BASE/job/JOBID exists. */
