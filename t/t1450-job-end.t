@@ -81,6 +81,10 @@ wait_for 30 eval '[ ! -e "$ISO_BASE/job/$old" ] && [ ! -e "$store/job/$old" ]'
 ok $([ ! -e "$ISO_BASE/job/$old" ] && [ ! -e "$store/job/$old" ]; echo $?) \
     "...removes the ended job's instances and record"
 is "$(as isoB srun -Q --jobid="$live" --overlap cat /tmp/live)" mine "...and keeps the running job's"
+# Ids start again after the next --forget: this job must be gone by then, not an orphan that
+# the controller kills while a new job has its id (seen on 24.11).
+scancel "$live"
+job_wait "$live" 60 >/dev/null
 
 crash_one isoA || bail_out "cannot crash a job"
 ok $([ -d "$ISO_BASE/job/$old" ]; echo $?) "another job ends without an epilog ($old)"
