@@ -881,19 +881,28 @@ static bool user_in_use(int recusers, const char *uidname)
     return used;
 }
 
+/* The open directory DIRFD listed through a descriptor of its own (DIRFD stays open); NULL if it
+ * cannot be. */
+static DIR *list_open_dir(int dirfd)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+    if (!d && fd >= 0)
+        close(fd);
+    return d;
+}
+
 /* Drop JOB_ID's reference in every user's record. */
 static void drop_user_refs(int recusers, uint32_t job_id)
 {
     char jname[16];
-    int fd = openat(recusers, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), jobs;
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    DIR *d = list_open_dir(recusers);
     struct dirent *de;
+    int jobs;
 
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    if (!d)
         return;
-    }
     store_job_name(job_id, jname, sizeof(jname));
     while ((de = readdir(d))) {
         int ufd = de->d_name[0] == '.' ? -1 : safe_open_dir_at(recusers, de->d_name, NULL);
@@ -929,15 +938,11 @@ static int trash_unused_users(struct instance_store *s, struct trash *t, int rec
 /* Remove the records of users no job references (small and root-only: removed under the lock). */
 static void forget_unused_users(int recusers)
 {
-    int fd = openat(recusers, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    DIR *d = list_open_dir(recusers);
     struct dirent *de;
 
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    if (!d)
         return;
-    }
     while ((de = readdir(d)))
         if (de->d_name[0] != '.' && !user_in_use(recusers, de->d_name))
             safe_remove_tree_at(recusers, de->d_name, NULL);
