@@ -11,11 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "diag.h"
-#include "err.h"
-#include "escape.h"
-#include "plan.h"
-#include "policy.h"
+#include "util/util.h"
+#include "plan/plan.h"
+#include "policy/policy.h"
 
 #define EXIT_INVALID 1
 #define EXIT_USAGE 2

@@ -25,15 +25,12 @@
 
 #include <slurm/spank.h>
 
-#include "diag.h"
-#include "err.h"
-#include "instance.h"
-#include "job.h"
-#include "log.h"
-#include "nsjob.h"
-#include "plan.h"
-#include "policy.h"
-#include "resize.h"
+#include "util/util.h"
+#include "store/store.h"
+#include "job/job.h"
+#include "ns/ns.h"
+#include "plan/plan.h"
+#include "policy/policy.h"
 
 SPANK_PLUGIN(isolation, 1);
 

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan.h"
-#include "policy.h"
+#include "plan/plan.h"
+#include "policy/policy.h"
 #include "tap.h"
 
 static const char *fstab_policy =

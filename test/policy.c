@@ -11,8 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "filter.h"
-#include "policy.h"
+#include "policy/policy.h"
 #include "tap.h"
 
 /* The two keys every policy needs, for tests about something else. */

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "diag.h"
-#include "instance.h"
+#include "util/util.h"
+#include "store/store.h"
 
 uint64_t now_ns(void)
 {

@@ -37,9 +37,9 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "instance.h"
-#include "job.h"
-#include "nsjob.h"
+#include "store/store.h"
+#include "job/job.h"
+#include "ns/ns.h"
 
 extern char **environ;
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "safefs.h"
+#include "fs/fs.h"
 
 extern char **environ;
 

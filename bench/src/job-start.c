@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "instance.h"
-#include "job.h"
+#include "store/store.h"
+#include "job/job.h"
 
 #define MAX_WORLDS 8
 

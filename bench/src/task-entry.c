@@ -33,9 +33,9 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "instance.h"
-#include "job.h"
-#include "nsjob.h"
+#include "store/store.h"
+#include "job/job.h"
+#include "ns/ns.h"
 
 #define MAX_WORLDS 8
 #define MAX_T 8

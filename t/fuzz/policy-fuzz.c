@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "diag.h"
-#include "policy.h"
+#include "util/util.h"
+#include "policy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

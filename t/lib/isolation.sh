@@ -16,7 +16,7 @@
 ISO_PLUGIN=$top_builddir/.libs/isolation.so
 ISO_RUNDIR=/run/spank-isolation # INSTANCE_RUNDIR: the plugin's run directory
 
-# The escaping of common/instance.c's instance_name(): leading slashes dropped, '/' -> '-',
+# The escaping of the store's instance_name(): leading slashes dropped, '/' -> '-',
 # letters, digits, '_' and a '.' not first kept, any other byte -> \xNN.
 iso_escape() {
     local LC_ALL=C path=$1 out="" c i

@@ -1,0 +1,97 @@
+/* The fs module's door: root-safe, fd-based file-system primitives (opening, creating and
+ * removing what a user can influence) and disk quotas for instance directories. Depends on util. */
+#ifndef ISO_FS_H
+#define ISO_FS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/util.h"
+
+/* Root-safe file-system primitives. Everything a user can influence is reached relative to a
+ * directory file descriptor, one component at a time, never following a symlink (O_NOFOLLOW,
+ * AT_SYMLINK_NOFOLLOW), with owner and mode checked on the opened object (fstat), not the path. */
+
+/* Open the absolute directory PATH by walking from "/" component by component. No symlink is
+ * followed; every directory on the way must be owned by root and not writable by group or others.
+ * With CREATE, missing components are made (root, 0755; the last one 0700).
+ * The final directory must be owned by root with no access at all for group and others.
+ * Returns an O_DIRECTORY|O_CLOEXEC fd, or -1 with a message naming the offending component. */
+int safe_open_root_dir(const char *path, bool create, struct err *e);
+
+/* Open the existing directory NAME (one component) in DIRFD without following a symlink. */
+int safe_open_dir_at(int dirfd, const char *name, struct err *e);
+
+/* Create the directory NAME (one component) in DIRFD with MODE, owned by UID:GID, and return an
+ * fd on it. If it already exists it must be a directory (not a symlink) owned by UID:GID with
+ * exactly MODE, else -1 (errno EEXIST) and nothing is changed. The mode is set with fchmod, so
+ * the umask does not matter. */
+int safe_mkdir_at(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, struct err *e);
+
+/* Remove NAME (one component) in DIRFD and everything below it, like systemd's rm_rf: each
+ * directory is read through its own fd, entries are removed with unlinkat (a symlink is removed,
+ * never followed), subdirectories are opened with O_NOFOLLOW relative to their parent, another
+ * mount is never entered (compared by mount id), and an explicit stack replaces recursion. Any
+ * depth is removed in time linear in the number of entries with a bounded number of fds: a
+ * subtree too deep to enter is moved up to a fresh ".rm-deep.N" in NAME and removed from there.
+ * It keeps going after an error and returns -1 with the first one; NAME missing is success. */
+int safe_remove_tree_at(int dirfd, const char *name, struct err *e);
+
+/* The last resort for what safe_remove_tree_at could not remove: rename NAME in DIRFD to a fresh
+ * ".NAME.left-N" there (never replacing anything), which sweeps that skip dot-names leave alone,
+ * and write that name to ASIDE (SIZE > NAME_MAX is always enough). */
+int safe_set_aside_at(int dirfd, const char *name, char *aside, size_t size, struct err *e);
+
+/* Remove everything inside the directory open on FD, but not the directory itself. */
+int safe_empty_dir(int fd, struct err *e);
+
+/* True if FD is on a local file system (not NFS, Lustre, GPFS, CIFS, ...). */
+bool safe_is_local(int fd);
+
+/* True if NAME in DIRFD is a mount point (its mount id differs from DIRFD's). */
+bool safe_is_mountpoint_at(int dirfd, const char *name);
+
+/* Disk quotas for instances: a disk polydir with a size gets an instance whose use is limited by
+ * the instance base's own file system, so one job filling its /tmp cannot fill the disk that
+ * every other job's instances live on.
+ *
+ *   btrfs     the instance is a subvolume; its level-0 qgroup limits referenced bytes (data and
+ *             metadata, so inodes too). Needs `btrfs quota enable` on the file system.
+ *   ext4/XFS  the instance is a directory with its own project id (its inode number), inherited
+ *             by everything made inside it; a project quota limits blocks and inodes. Needs the
+ *             prjquota mount option (ext4 also the project and quota features).
+ *
+ * Everything is reached relative to directory fds, never following a symlink. */
+
+enum quota_kind { QUOTA_NONE, QUOTA_BTRFS, QUOTA_PROJECT };
+
+/* One inode per this many bytes of size: the ratio mkfs.ext4 uses by default, so a job gets the
+ * share of inodes its share of space would have. */
+#define QUOTA_BYTES_PER_INODE 16384
+
+/* Which mechanism FD's file system can enforce right now. QUOTA_NONE: E says what is missing
+ * (the mount option or the feature) and how to turn it on; WHERE names the directory in it. */
+enum quota_kind quota_probe(int fd, const char *where, struct err *e);
+
+/* The same for PATH, or for its nearest existing parent when PATH does not exist yet (the
+ * instance base is created by the first job). For isolationctl check. */
+enum quota_kind quota_probe_path(const char *path, struct err *e);
+
+/* Make NAME in DIRFD an instance limited to BYTES, with MODE, owned by UID:GID, and return an fd
+ * on it. The limit is set before the user gets the directory. An existing NAME is reused only
+ * if it is already such an instance (not a symlink, not a plain directory) with that owner and
+ * mode; its limit is set to BYTES. On failure nothing is left behind. */
+int quota_mkdir_at(int dirfd, const char *name, uint64_t bytes, mode_t mode, uid_t uid, gid_t gid,
+                   struct err *e);
+
+/* Remove the instance NAME in DIRFD: its tree, then its quota (the qgroup, the project limit).
+ * NAME missing is success. */
+int quota_remove_at(int dirfd, const char *name, struct err *e);
+
+/* Remove every limited instance directly inside the directory NAME of DIRFD (a job's or a
+ * user's directory) with quota_remove_at, so that removing NAME afterwards leaves no qgroup or
+ * project limit behind. Keeps going after an error and reports the first. */
+int quota_remove_instances_in(int dirfd, const char *name, struct err *e);
+
+#endif

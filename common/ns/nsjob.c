@@ -1,0 +1,708 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ns/ns.h"
+#include "fs/fs.h"
+
+#define MAX_SYMLINK_HOPS 40
+#define MAX_OWN_MOUNTS 256
+
+struct builder {
+    const struct ns_request *r;
+    int base;     /* the instance base, opened inside the new namespace */
+    int *sources; /* per plan mount: the bind source opened before any mount, or -1 */
+    uint64_t own[MAX_OWN_MOUNTS]; /* mount ids of the tmpfs mounts the policy made */
+    size_t nown;
+};
+
+static uint64_t mount_id(int fd)
+{
+    struct statx stx;
+
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0 || !(stx.stx_mask & STATX_MNT_ID))
+        return 0;
+    return stx.stx_mnt_id;
+}
+
+/* Only inside a tmpfs this builder made may anything be created: never on the node's real file
+ * systems, not even on a host tmpfs such as /run. */
+static bool is_own_mount(const struct builder *b, int fd)
+{
+    uint64_t id = mount_id(fd);
+
+    for (size_t i = 0; id && i < b->nown; i++)
+        if (b->own[i] == id)
+            return true;
+    return false;
+}
+
+/* --- walking paths inside the new namespace ------------------------------------------------- */
+
+/* Split off the next component of *REST into COMP; returns false at the end. */
+static bool next_component(const char **rest, char *comp, size_t size)
+{
+    const char *p = *rest, *end;
+
+    while (*p == '/')
+        p++;
+    if (!*p)
+        return false;
+    end = strchrnul(p, '/');
+    snprintf(comp, size, "%.*s", (int)(end - p), p);
+    *rest = end;
+    return true;
+}
+
+/* A symlink is followed only where no user could have made or swapped it: the link and the
+ * directory holding it belong to root, nobody else may write that directory, and it is on local
+ * storage (FUSE and network file systems report whatever owner they like). Its text is read from
+ * the inode that was checked, so it cannot change in between. The walk continues at that text. */
+static int follow_link(int *dirfd, int linkfd, const struct stat *st, const char *comp, char *buf,
+                       const char **rest, const char *path, struct err *e)
+{
+    char target[PATH_MAX], joined[PATH_MAX];
+    struct stat dir;
+    ssize_t n;
+
+    if (fstat(*dirfd, &dir) < 0)
+        return errprintf_errno(e, errno, "%s: cannot check the directory of \"%s\"", path, comp);
+    if (st->st_uid != 0 || dir.st_uid != 0 || (dir.st_mode & 022) || !safe_is_local(*dirfd)) {
+        errno = EPERM; /* not ENOENT: a refused link is never "nothing to hide" */
+        return errprintf(e,
+                         "%s: \"%s\" is a symlink a user could have made or changed (link owned "
+                         "by uid %lu, in a directory of uid %lu, mode %04o); only root's "
+                         "symlinks in root-only local directories are followed: name the real "
+                         "path in the policy",
+                         path, comp, (unsigned long)st->st_uid, (unsigned long)dir.st_uid,
+                         (unsigned)(dir.st_mode & 07777));
+    }
+    if ((n = readlinkat(linkfd, "", target, sizeof(target) - 1)) < 0)
+        return errprintf_errno(e, errno, "%s: cannot read symlink \"%s\"", path, comp);
+    target[n] = '\0';
+    if (snprintf(joined, sizeof(joined), "%s%s", target, *rest) >= (int)sizeof(joined))
+        return errprintf(e, "%s: path too long", path);
+    strcpy(buf, joined);
+    *rest = buf;
+    if (target[0] == '/') {
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+            return errprintf_errno(e, errno, "cannot open /");
+        close(*dirfd);
+        *dirfd = root;
+    }
+    return 0;
+}
+
+/* COMP in DIRFD, opened without following it. With B, a missing COMP is made first (root 0755),
+ * but only inside a tmpfs B made: the plugin never writes to the node's own file systems. */
+static int open_component(const struct builder *b, int dirfd, const char *comp, const char *path,
+                          struct err *e)
+{
+    int fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0 && errno == ENOENT && b && is_own_mount(b, dirfd)) {
+        if (mkdirat(dirfd, comp, 0755) < 0 && errno != EEXIST)
+            return errprintf_errno(e, errno, "%s: cannot create \"%s\" in the policy's tmpfs", path,
+                                   comp);
+        fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
+    return fd;
+}
+
+/* A hidden path or a bind source is named by its path: whoever may write a directory on the way
+ * could rename what it names (mv hidden h2) or put their own tree in its place. So each such
+ * directory must be root's and writable by root only, the rule symlinks follow. */
+static int check_parent(int dirfd, const char *walked, const char *path, struct err *e)
+{
+    struct stat st;
+
+    if (fstat(dirfd, &st) < 0)
+        return errprintf_errno(e, errno, "%s: cannot check directory %s", path, walked);
+    if (st.st_uid == 0 && !(st.st_mode & 022))
+        return 0;
+    /* chmod go-w is no fix for a shared directory such as /tmp: only moving the path is. */
+    bool shared = (st.st_mode & 01002) == 01002;
+    errprintf(e,
+              "%s: directory %s (owner uid %lu, mode %04o) may be written by users other than "
+              "root, who could rename what the policy names or put their own in its place; "
+              "%s%s%smove the path under directories only root may write",
+              path, walked, (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777),
+              shared ? "" : "chown root and chmod go-w ", shared ? "" : walked,
+              shared ? "" : ", or ");
+    errno = EPERM;
+    return -1;
+}
+
+/* Keep WALKED (the directory the walk is in, for messages) in step with a move to COMP. */
+static void walked_step(char *walked, size_t size, const char *comp)
+{
+    char *slash = strrchr(walked, '/');
+    size_t n = strlen(walked);
+
+    if (strcmp(comp, "..") == 0)
+        *(slash && slash != walked ? slash : walked + 1) = '\0';
+    else if (strcmp(comp, ".") != 0)
+        snprintf(walked + n, size - n, "%s%s", n > 1 ? "/" : "", comp);
+}
+
+/* Open PATH as an O_PATH fd, one component at a time, each checked on its own fd. With STRICT,
+ * every directory on the way (and the one where a component is missing) must pass check_parent. */
+static int open_path(const struct builder *b, const char *path, bool strict, struct err *e)
+{
+    char buf[PATH_MAX], comp[NAME_MAX + 1], walked[PATH_MAX] = "/";
+    const char *rest = path;
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), hops = 0, next = -1;
+    struct stat st;
+
+    if (fd < 0)
+        return errprintf_errno(e, errno, "cannot open /");
+    while (next_component(&rest, comp, sizeof(comp))) {
+        next = open_component(b, fd, comp, path, e);
+        if (next < 0 || fstat(next, &st) < 0) {
+            if (next >= 0)
+                errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
+            else if (strict && errno == ENOENT) /* others could create it: that is refused too */
+                check_parent(fd, walked, path, e);
+            goto fail_next;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            int rc = ++hops > MAX_SYMLINK_HOPS
+                         ? errprintf(e, "%s: too many symlinks", path)
+                         : follow_link(&fd, next, &st, comp, buf, &rest, path, e);
+            close(next);
+            if (rc < 0)
+                goto fail;
+            if (*rest == '/' && rest == buf)
+                snprintf(walked, sizeof(walked), "/");
+            continue;
+        }
+        /* A symlink's directory was checked by follow_link, by the same rule and more. */
+        if (strict && check_parent(fd, walked, path, e) < 0)
+            goto fail_next;
+        close(fd);
+        fd = next;
+        walked_step(walked, sizeof(walked), comp);
+    }
+    return fd;
+fail_next:
+    if (next >= 0)
+        close(next);
+fail:
+    close(fd);
+    return -1;
+}
+
+/* Open the parent of PATH, which must lie in a tmpfs B made (created there as needed), and copy
+ * the last component to NAME. */
+static int open_parent(const struct builder *b, const char *path, char *name, size_t size,
+                       struct err *e)
+{
+    int fd;
+
+    char parent[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+
+    if (!slash || !slash[1])
+        return errprintf(e, "%s: not a path below /", path);
+    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
+    snprintf(name, size, "%s", slash + 1);
+    if ((fd = open_path(b, parent[0] ? parent : "/", false, e)) < 0)
+        return -1;
+    if (!is_own_mount(b, fd)) {
+        close(fd);
+        return errprintf(e,
+                         "%s: not inside a tmpfs made earlier by the policy; nothing is "
+                         "created on the node's own file systems",
+                         path);
+    }
+    return fd;
+}
+
+/* --- mounting through file descriptors ------------------------------------------------------- */
+
+static unsigned mount_attrs(bool readonly, bool noexec)
+{
+    return MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (readonly ? MOUNT_ATTR_RDONLY : 0) |
+           (noexec ? MOUNT_ATTR_NOEXEC : 0);
+}
+
+/* Attach the detached mount MFD on the object open at TARGET; its mount id goes to *ID. */
+static int attach(int mfd, int target, uint64_t *id, const char *what, struct err *e)
+{
+    if (id)
+        *id = mount_id(mfd);
+    int rc = move_mount(mfd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+
+    close(mfd);
+    if (rc < 0)
+        return errprintf_errno(e, errno, "cannot mount %s", what);
+    return 0;
+}
+
+/* Clone the tree at SOURCE, set its flags on the whole tree before anyone can see it (so a
+ * read-only bind is never writable, not even for an instant), and attach it on TARGET. */
+static int bind_fd(int source, int target, bool readonly, bool noexec, const char *what,
+                   struct err *e)
+{
+    struct mount_attr attr = {.attr_set = mount_attrs(readonly, noexec)};
+    int mfd =
+        open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+
+    if (mfd < 0)
+        return errprintf_errno(e, errno, "cannot clone %s", what);
+    if (mount_setattr(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+        close(mfd);
+        return errprintf_errno(e, errno, "cannot set the flags of %s", what);
+    }
+    return attach(mfd, target, NULL, what, e);
+}
+
+/* A new tmpfs with nosuid,nodev (and ro/noexec), sized and owned as asked, on TARGET. */
+static int tmpfs_fd(int target, uint64_t size, mode_t mode, uid_t uid, gid_t gid, bool readonly,
+                    bool noexec, uint64_t *id, const char *what, struct err *e)
+{
+    char num[32];
+    int fs = fsopen("tmpfs", FSOPEN_CLOEXEC), mfd;
+
+    if (fs < 0)
+        return errprintf_errno(e, errno, "%s: cannot create a tmpfs", what);
+    snprintf(num, sizeof(num), "%o", (unsigned)mode);
+    int rc = fsconfig(fs, FSCONFIG_SET_STRING, "mode", num, 0);
+    snprintf(num, sizeof(num), "%lu", (unsigned long)uid);
+    rc = rc ? rc : fsconfig(fs, FSCONFIG_SET_STRING, "uid", num, 0);
+    snprintf(num, sizeof(num), "%lu", (unsigned long)gid);
+    rc = rc ? rc : fsconfig(fs, FSCONFIG_SET_STRING, "gid", num, 0);
+    snprintf(num, sizeof(num), "%" PRIu64, size);
+    rc = rc ? rc : (size ? fsconfig(fs, FSCONFIG_SET_STRING, "size", num, 0) : 0);
+    rc = rc ? rc : fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
+    if (rc < 0) {
+        errprintf_errno(e, errno, "%s: cannot configure the tmpfs (size %s, mode %o)", what, num,
+                        (unsigned)mode);
+        close(fs);
+        return -1;
+    }
+    mfd = fsmount(fs, FSMOUNT_CLOEXEC, mount_attrs(readonly, noexec));
+    close(fs);
+    if (mfd < 0)
+        return errprintf_errno(e, errno, "%s: cannot mount the tmpfs", what);
+    return attach(mfd, target, id, what, e);
+}
+
+/* --- the steps of a plan --------------------------------------------------------------------- */
+
+static int open_instance(struct builder *b, const char *rel, struct err *e)
+{
+    char comp[NAME_MAX + 1];
+    const char *rest = rel;
+    int fd = fcntl(b->base, F_DUPFD_CLOEXEC, 0);
+
+    while (fd >= 0 && next_component(&rest, comp, sizeof(comp))) {
+        int next = safe_open_dir_at(fd, comp, e);
+        close(fd);
+        fd = next;
+    }
+    return fd;
+}
+
+static int apply_polydir(struct builder *b, size_t i, struct err *e)
+{
+    const struct plan_polydir *d = &b->r->plan->polydirs[i];
+    const char *rel = b->r->instance_paths[i];
+    int target = open_path(NULL, d->path, false, e), src, rc;
+
+    if (target < 0)
+        return -1;
+    if (!rel || !*rel) {
+        rc = tmpfs_fd(target, d->size_bytes, b->r->host_modes[i], b->r->uid, b->r->gid, false,
+                      false, NULL, d->path, e);
+    } else if ((src = open_instance(b, rel, e)) < 0) {
+        rc = -1;
+    } else {
+        rc = bind_fd(src, target, false, false, d->path, e);
+        close(src);
+    }
+    close(target);
+    return rc;
+}
+
+/* The mount point of a bind inside a policy tmpfs: a directory, or an empty file for a file. */
+static int make_bind_target(const struct builder *b, const struct plan_mount *m, int source,
+                            struct err *e)
+{
+    char name[NAME_MAX + 1];
+    struct stat st;
+    int parent, rc = 0;
+
+    if (fstat(source, &st) < 0)
+        return errprintf_errno(e, errno, "%s", m->source);
+    if ((parent = open_parent(b, m->target, name, sizeof(name), e)) < 0)
+        return -1;
+    if (S_ISDIR(st.st_mode)) {
+        if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+            rc = errprintf_errno(e, errno, "%s: cannot create the mount point", m->target);
+    } else {
+        int fd = openat(parent, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+            rc = errprintf_errno(e, errno, "%s: cannot create the mount point", m->target);
+        else
+            close(fd);
+    }
+    close(parent);
+    return rc;
+}
+
+static int apply_link_or_dir(const struct builder *b, const struct plan_mount *m, struct err *e)
+{
+    char name[NAME_MAX + 1];
+    int parent = open_parent(b, m->target, name, sizeof(name), e), rc = 0;
+
+    if (parent < 0)
+        return -1;
+    if (m->type == MOUNT_SYMLINK) {
+        if (symlinkat(m->source, parent, name) < 0)
+            rc = errprintf_errno(e, errno, "%s: cannot create the symlink", m->target);
+    } else if (mkdirat(parent, name, 0) < 0 && errno != EEXIST) {
+        rc = errprintf_errno(e, errno, "%s: cannot create the directory", m->target);
+    } else {
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fchmod(fd, m->mode) < 0)
+            rc = errprintf_errno(e, errno, "%s: cannot set its mode", m->target);
+        if (fd >= 0)
+            close(fd);
+    }
+    close(parent);
+    return rc;
+}
+
+static int apply_mount(struct builder *b, size_t i, struct err *e)
+{
+    const struct plan_mount *m = &b->r->plan->mounts[i];
+    int target, rc;
+
+    if (m->type == MOUNT_SYMLINK || m->type == MOUNT_DIR)
+        return apply_link_or_dir(b, m, e);
+    if (m->type == MOUNT_BIND && m->in_tmpfs && make_bind_target(b, m, b->sources[i], e) < 0)
+        return -1;
+    if ((target = open_path(NULL, m->target, false, e)) < 0)
+        return -1;
+    if (m->type == MOUNT_TMPFS && b->nown == MAX_OWN_MOUNTS)
+        rc =
+            errprintf(e, "%s: more than %d tmpfs mounts in one profile", m->target, MAX_OWN_MOUNTS);
+    else if (m->type == MOUNT_TMPFS)
+        rc = tmpfs_fd(target, m->size_bytes, m->mode, 0, 0, m->readonly, m->noexec,
+                      &b->own[b->nown++], m->target, e);
+    else
+        rc = bind_fd(b->sources[i], target, m->readonly, m->noexec, m->target, e);
+    close(target);
+    return rc;
+}
+
+/* A hidden path is covered by an empty read-only tmpfs; a path missing here has nothing to hide,
+ * unless others could create or rename it (check_parent). */
+static int apply_hide(const struct plan_path *h, struct err *e)
+{
+    struct err why;
+    int target = open_path(NULL, h->path, true, &why), rc;
+
+    if (target < 0 && errno == ENOENT)
+        return 0;
+    if (target < 0)
+        return errprintf(e, "hide (policy line %d): %s", h->line, why.text);
+    rc = tmpfs_fd(target, 4096, 0755, 0, 0, true, true, NULL, h->path, e);
+    close(target);
+    return rc;
+}
+
+/* Other jobs' instances (below the base) and pins (below its records): drop this namespace's
+ * copy of them all, then cover what is left, so nothing in the job can reach either. */
+static int hide_store_dir(const char *path, const char *what, struct err *e)
+{
+    int fd;
+
+    if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
+        return errprintf_errno(e, errno, "cannot detach the %s %s", what, path);
+    if ((fd = open_path(NULL, path, false, e)) < 0)
+        return -1;
+    int rc = tmpfs_fd(fd, 4096, 0, 0, 0, true, true, NULL, path, e);
+    close(fd);
+    return rc;
+}
+
+/* The records hold every job's pin: a copy of them here would keep those namespaces alive. */
+static int hide_store(struct builder *b, struct err *e)
+{
+    if (hide_store_dir(b->r->instance_base, "instance base", e) < 0)
+        return -1;
+    return b->r->records ? hide_store_dir(b->r->records, "instance records", e) : 0;
+}
+
+/* PATH is DIR or lies below it (both clean and absolute). */
+static bool path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    if (strcmp(dir, "/") == 0)
+        return true;
+    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* Bind sources resolve in the host's view: open them all before the first mount covers any. */
+static int open_sources(struct builder *b, struct err *e)
+{
+    const struct plan *plan = b->r->plan;
+
+    struct err why;
+
+    for (size_t i = 0; i < plan->nmounts; i++) {
+        b->sources[i] = -1;
+        /* A bind of a tree holding the base would carry every job's pin and tmpfs along. */
+        if (plan->mounts[i].type == MOUNT_BIND &&
+            (path_within(b->r->instance_base, plan->mounts[i].source)))
+            return errprintf(e, "bind source %s (policy line %d) contains the instance base %s",
+                             plan->mounts[i].source, plan->mounts[i].line, b->r->instance_base);
+        if (plan->mounts[i].type == MOUNT_BIND && b->r->records &&
+            path_within(b->r->records, plan->mounts[i].source))
+            return errprintf(e, "bind source %s (policy line %d) contains the instance records %s",
+                             plan->mounts[i].source, plan->mounts[i].line, b->r->records);
+        if (plan->mounts[i].type == MOUNT_BIND &&
+            (b->sources[i] = open_path(NULL, plan->mounts[i].source, true, &why)) < 0)
+            return errprintf(e, "bind source (policy line %d): %s", plan->mounts[i].line, why.text);
+    }
+    return 0;
+}
+
+static int build(struct builder *b, struct err *e)
+{
+    const struct plan *plan = b->r->plan;
+
+    if (unshare(CLONE_NEWNS) < 0)
+        return errprintf_errno(e, errno, "cannot create a mount namespace");
+    /* Slave, not private: host mounts (autofs, NFS) still appear; ours never leak out. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        return errprintf_errno(e, errno, "cannot make / a slave mount");
+    if ((b->base = safe_open_root_dir(b->r->instance_base, false, e)) < 0)
+        return -1;
+    if (open_sources(b, e) < 0)
+        return -1;
+    for (size_t i = 0; i < plan->npolydirs; i++)
+        if (apply_polydir(b, i, e) < 0)
+            return -1;
+    for (size_t i = 0; i < plan->nmounts; i++)
+        if (apply_mount(b, i, e) < 0)
+            return -1;
+    for (size_t i = 0; i < plan->nhide; i++)
+        if (apply_hide(&plan->hide[i], e) < 0)
+            return -1;
+    return hide_store(b, e);
+}
+
+/* Exit status of a builder whose pin was refused as a namespace loop (see nsjob_build). */
+#define PIN_LOOP 3
+
+/* Back in the host namespace, bind this namespace's file onto the pin. */
+static int pin(int hostns, int pinfd, struct err *e)
+{
+    char src[64], dst[64];
+    int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+
+    if (self < 0)
+        return errprintf_errno(e, errno, "cannot open the new namespace");
+    if (setns(hostns, CLONE_NEWNS) < 0) {
+        close(self);
+        return errprintf_errno(e, errno, "cannot return to the host namespace");
+    }
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", self);
+    snprintf(dst, sizeof(dst), "/proc/self/fd/%d", pinfd);
+    int rc = mount(src, dst, NULL, MS_BIND, NULL);
+    close(self);
+    if (rc < 0 && errno == EINVAL) {
+        errprintf_errno(e, errno, "cannot pin the namespace (the kernel sees a loop)");
+        return -PIN_LOOP;
+    }
+    if (rc < 0)
+        return errprintf_errno(e, errno, "cannot pin the namespace");
+    return 0;
+}
+
+static int child_main(const struct ns_request *r, struct err *e)
+{
+    struct builder b = {.r = r, .base = -1};
+    int hostns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    int pinfd =
+        openat(r->pin_dirfd, r->pin_name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (hostns < 0 || pinfd < 0)
+        return errprintf_errno(e, errno, "cannot prepare the pin");
+    if (!(b.sources = calloc(r->plan->nmounts + 1, sizeof(*b.sources))))
+        return errprintf(e, "out of memory");
+    if (build(&b, e) < 0)
+        return -1;
+    return pin(hostns, pinfd, e);
+}
+
+/* Run FN in a forked child (single-threaded, so setns is allowed) and carry its message back. */
+static int run_in_child(int (*fn)(const void *, struct err *), const void *arg, struct err *e)
+{
+    int fds[2], status;
+    ssize_t n;
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return errprintf_errno(e, errno, "pipe");
+    if ((pid = fork()) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return errprintf_errno(e, errno, "fork");
+    }
+    if (pid == 0) {
+        struct err ce = {""};
+        close(fds[0]);
+        int rc = fn(arg, &ce);
+        if (rc < 0 && write(fds[1], ce.text, strlen(ce.text)) < 0)
+            _exit(2);
+        _exit(rc == -PIN_LOOP ? PIN_LOOP : rc < 0 ? 1 : 0);
+    }
+    close(fds[1]);
+    e->text[0] = '\0';
+    n = read(fds[0], e->text, sizeof(e->text) - 1);
+    e->text[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return errprintf_errno(e, errno, "waitpid");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (!e->text[0])
+        errprintf(e, "the child died (status 0x%x)", status);
+    return WIFEXITED(status) && WEXITSTATUS(status) == PIN_LOOP ? -PIN_LOOP : -1;
+}
+
+struct build_args {
+    const struct ns_request *r;
+    int cpu; /* -1: wherever the scheduler puts the builder */
+};
+
+static int build_fn(const void *arg, struct err *e)
+{
+    const struct build_args *a = arg;
+
+    if (a->cpu >= 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(a->cpu, &one);
+        sched_setaffinity(0, sizeof(one), &one);
+    }
+    return child_main(a->r, e);
+}
+
+/* The kernel refuses to pin a namespace it takes for older than the pinning one (a loop). Newer
+ * kernels number namespaces from per-CPU batches, so one made later on another CPU can look
+ * older: then build again on each CPU in turn, one of which numbers higher. (A CPU the builder
+ * may not use just leaves it where it is.) */
+int nsjob_build(const struct ns_request *r, struct err *e)
+{
+    struct build_args a = {r, -1};
+    long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc = run_in_child(build_fn, &a, e);
+
+    for (a.cpu = 0; rc == -PIN_LOOP && a.cpu < ncpus && a.cpu < CPU_SETSIZE; a.cpu++)
+        rc = run_in_child(build_fn, &a, e);
+    return rc < 0 ? -1 : 0;
+}
+
+static int resize_in_child(int nsfd, const char *path, uint64_t bytes, struct err *e)
+{
+    char num[32];
+    struct statfs sf;
+    int fd, fs = -1, rc = -1;
+
+    if (setns(nsfd, CLONE_NEWNS) < 0)
+        return errprintf_errno(e, errno, "cannot enter the job's namespace");
+    if ((fd = open_path(NULL, path, false, e)) < 0)
+        return -1;
+    if (fstatfs(fd, &sf) < 0 || sf.f_type != 0x01021994) {
+        errprintf(e, "%s is not a tmpfs in the job's namespace", path);
+        goto out;
+    }
+    snprintf(num, sizeof(num), "%" PRIu64, bytes);
+    if ((fs = fspick(fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC)) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "size", num, 0) < 0 ||
+        fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0) {
+        errprintf_errno(e, errno, "%s: cannot set its size to %s bytes", path, num);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fs >= 0)
+        close(fs);
+    close(fd);
+    return rc;
+}
+
+struct resize_args {
+    int nsfd;
+    const char *path;
+    uint64_t bytes;
+};
+
+static int resize_fn(const void *arg, struct err *e)
+{
+    const struct resize_args *a = arg;
+
+    return resize_in_child(a->nsfd, a->path, a->bytes, e);
+}
+
+int nsjob_resize_tmpfs(int nsfd, const char *path, uint64_t bytes, struct err *e)
+{
+    struct resize_args a = {nsfd, path, bytes};
+
+    return run_in_child(resize_fn, &a, e);
+}
+
+int nsjob_enter(int nsfd, struct err *e)
+{
+    if (setns(nsfd, CLONE_NEWNS) == 0)
+        return 0;
+    if (errno == EINVAL)
+        return errprintf_errno(e, errno,
+                               "cannot enter the job's namespace (has another plugin "
+                               "started a thread in the task?)");
+    return errprintf_errno(e, errno, "cannot enter the job's namespace");
+}
+
+int nsjob_check_parents(const char *path, struct err *e)
+{
+    int fd = open_path(NULL, path, true, e);
+
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0 || errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+}
+
+int nsjob_host_mode(const char *path, mode_t *mode, struct err *e)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+        return errprintf_errno(e, errno, "polydir %s", path);
+    if (!S_ISDIR(st.st_mode))
+        return errprintf(e, "polydir %s is not a directory on this node", path);
+    *mode = st.st_mode & 07777;
+    return 0;
+}

@@ -1,0 +1,78 @@
+/* The util module's door: error messages carried to the edge (err), control bytes escaped in
+ * what reaches a log (escape), one logging interface with a sink per front end (log), and
+ * FILE:LINE:COL diagnostics about a policy (diag). Depends on nothing else in common/. */
+#ifndef ISO_UTIL_H
+#define ISO_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* An error message carried from where a failure happens to the front end that shows it. */
+
+struct err {
+    char text[1024];
+};
+
+/* Fill E (if not NULL) and return -1, so a failing function can `return errprintf(...)`. */
+int errprintf(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Like errprintf, with ": strerror(errnum)" appended. errno is preserved. */
+int errprintf_errno(struct err *e, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Text that reaches a log or a terminal: control bytes (a newline in a file name, an escape
+ * sequence) are written as \xNN, so one message stays one line and cannot forge another. */
+
+/* Copy SRC to DST (SIZE bytes, always terminated) with every byte below 0x20 and 0x7f written as
+ * \xNN. An escape is never cut in half. Returns DST. */
+char *esc_ctl(char *dst, size_t size, const char *src);
+
+/* One logging interface for common/; each front end chooses the sink
+ * (slurm_error/slurm_info in the plugin, stderr in isolationctl). */
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+typedef void (*log_sink_f)(enum log_level level, const char *msg, void *arg);
+
+/* Replace the sink; NULL restores the default (stderr, info and above). */
+void log_set_sink(log_sink_f sink, void *arg);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/* Diagnostics about a policy file, printed as FILE:LINE:COL: [warning: ]message. */
+
+enum diag_severity { DIAG_ERROR, DIAG_WARNING };
+
+struct diag {
+    enum diag_severity severity;
+    int line; /* 1-based; 0 when the problem is the file as a whole */
+    int col;  /* 1-based; 0 when unknown */
+    char *msg;
+};
+
+struct diag_list {
+    char *file; /* the name printed in front of each diagnostic */
+    struct diag *v;
+    size_t count;
+    size_t errors;
+    size_t warnings;
+};
+
+void diag_list_init(struct diag_list *d, const char *file);
+void diag_list_free(struct diag_list *d);
+
+void diag_add(struct diag_list *d, enum diag_severity sev, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Sort by position (stable) and print every diagnostic, one per line. */
+void diag_print(struct diag_list *d, FILE *out);
+
+/* Format diagnostic I into BUF as it would be printed (without the newline). */
+void diag_format(const struct diag_list *d, size_t i, char *buf, size_t size);
+
+#endif
