@@ -6,12 +6,12 @@
 : "${CLANG:=}"
 [ -n "$CLANG" ] || skip_all "clang not found (configure looks for it; apt-get install clang)"
 command -v pkg-config >/dev/null || skip_all "pkg-config not found"
-yaml_flags=$(pkg-config --cflags --libs yaml-0.1) || skip_all "libyaml not found by pkg-config"
+yaml_flags=$(pkg-config --cflags --libs yaml-0.1 mount) || skip_all "libyaml or libmount not found by pkg-config"
 
 seconds=${FUZZ_SECONDS:-20}
 out=$top_builddir/t/fuzz
 bin=$out/policy-fuzz
-src=$top_srcdir/common
+src=$top_srcdir/common # the policy module and the modules below it
 mkdir -p "$out" || bail_out "cannot create $out"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/policy-fuzz.XXXXXX") || bail_out "mktemp failed"
@@ -21,8 +21,7 @@ trap 'rm -rf "$work"' EXIT
 "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$top_builddir" -I"$src" \
     "$top_srcdir/t/fuzz/policy-fuzz.c" \
-    "$src"/policy*.c "$src/lint.c" "$src/diag.c" "$src/err.c" "$src/escape.c" "$src/filter.c" \
-    "$src/log.c" "$src/nsjob.c" "$src/quota.c" "$src"/safefs*.c \
+    "$src"/util/*.c "$src"/fs/*.c "$src"/policy/*.c \
     $yaml_flags -o "$bin" 2>"$work/build.log"
 rc=$?
 ok $rc "the fuzzer builds with $CLANG"
