@@ -196,6 +196,87 @@ static void test_state(struct instance_store *s)
     instance_job_remove(s, 50, &e);
 }
 
+/* A refusal and the resize list are recorded as well as the happy path. */
+static void test_state_refused(struct instance_store *s)
+{
+    char *resize[] = {"50 /dev/shm", "25 user /scratch", NULL};
+    struct job_state st = {.profile = "strict", .uid = 5, .gid = 6, .resize = resize};
+    struct job_state back;
+    struct instance_job job;
+    struct err e;
+
+    snprintf(st.error, sizeof(st.error), "isolation.yaml:3:5: bad\nsecond line");
+    instance_store_lock(s, &e);
+    instance_job_open(s, 52, true, &job, &e);
+    ok(instance_state_write(&job, &st, &e) == 0, "a refusal is written");
+    instance_job_close(&job);
+    instance_store_unlock(s);
+    ok(instance_state_read(s, 52, &back, &e) == 0 && !back.isolated && !back.env,
+       "...read back as not isolated, with no env");
+    is_str(back.error, "isolation.yaml:3:5: bad\nsecond line", "...its reason round-trips");
+    ok(back.resize && back.resize[0] && back.resize[1] && !back.resize[2] &&
+           strcmp(back.resize[0], "50 /dev/shm") == 0 &&
+           strcmp(back.resize[1], "25 user /scratch") == 0,
+       "...and so does the resize list, in order");
+    ok(back.boot_id[0], "...with the boot id of this boot");
+    job_state_clear(&back);
+    instance_job_remove(s, 52, &e);
+}
+
+static void test_markers(struct instance_store *s)
+{
+    struct instance_job job;
+    struct err e;
+
+    instance_store_lock(s, &e);
+    instance_job_open(s, 53, true, &job, &e);
+    instance_job_close(&job);
+    instance_store_unlock(s);
+    ok(!instance_job_marked(s, 53, "resized"), "a job is not marked at first");
+    instance_job_mark(s, 53, "resized");
+    ok(instance_job_marked(s, 53, "resized") && rexists("job/53/resized"),
+       "once marked it is, in its record");
+    ok(!instance_job_marked(s, 53, "other"), "...for that marker only");
+    instance_job_mark(s, 54, "resized");
+    ok(!instance_job_marked(s, 54, "resized") && !rexists("job/54"),
+       "a job without a record is not marked, and gets no record");
+    instance_job_remove(s, 53, &e);
+}
+
+static void count_job(uint32_t job_id, void *arg)
+{
+    uint32_t *seen = arg;
+
+    seen[job_id == 55 ? 0 : job_id == 56 ? 1 : 2]++;
+}
+
+static void test_user_jobs(struct instance_store *s)
+{
+    struct instance_job j1, j2;
+    uint32_t seen[3] = {0};
+    char rel[512];
+    struct err e;
+
+    ok(instance_user_jobs(s, 1234, count_job, seen, &e) < 0 && errno == ENOENT,
+       "a user without instances has no jobs");
+    instance_store_lock(s, &e);
+    instance_job_open(s, 55, true, &j1, &e);
+    instance_job_open(s, 56, true, &j2, &e);
+    make(s, &j1, "/var/tmp", BACKING_DISK, SCOPE_USER, rel, sizeof(rel));
+    make(s, &j2, "/var/tmp", BACKING_DISK, SCOPE_USER, rel, sizeof(rel));
+    instance_job_close(&j1);
+    instance_job_close(&j2);
+    instance_store_unlock(s);
+    ok(instance_user_jobs(s, 1234, count_job, seen, &e) == 0 && seen[0] == 1 && seen[1] == 1 &&
+           seen[2] == 0,
+       "both jobs using the user's instances are listed, once each");
+    instance_job_remove(s, 55, &e);
+    memset(seen, 0, sizeof(seen));
+    ok(instance_user_jobs(s, 1234, count_job, seen, &e) == 0 && seen[0] == 0 && seen[1] == 1,
+       "a removed job is no longer listed");
+    instance_job_remove(s, 56, &e);
+}
+
 static void plant_old_job(struct instance_store *s, uint32_t id, const char *boot)
 {
     struct instance_job job;
@@ -690,6 +771,9 @@ int main(void)
         test_layout(s);
         test_instances(s);
         test_state(s);
+        test_state_refused(s);
+        test_markers(s);
+        test_user_jobs(s);
         test_sweep(s);
         test_sweep_sets_aside(s, dir);
         test_hostile_removal(s, dir);

@@ -1,5 +1,13 @@
-/* Inside the instance store: what its files (instance.c, instance_trash.c, instance_live.c)
- * share. Not a door: front ends use instance.h. */
+/* Inside the instance store: what its files share. Not a door: front ends use store.h.
+ *   base.c    the base and its records opened and checked, the recorded bases, the lock
+ *   record.c  a job's record: opened, marked, its namespace pin
+ *   state.c   the decision recorded for a job
+ *   make.c    instances made
+ *   users.c   scope: user instances and the jobs' references on them
+ *   remove.c  a job removed (under the lock into the trash, then emptied)
+ *   trash.c   the trash: claimed entries, emptied without the lock
+ *   live.c    whether a job still runs on this node
+ *   sweep.c   what no epilog removed */
 #ifndef ISO_INSTANCE_INT_H
 #define ISO_INSTANCE_INT_H
 
@@ -19,6 +27,9 @@ struct instance_store {
     int lockfd;
 };
 
+/* /proc/self/fd/FD: a path for mount(2) that no one can swap under us. */
+void store_fd_path(int fd, char *buf, size_t size);
+
 /* "42" for job 42: the only spelling of a job's directory name. */
 void store_job_name(uint32_t job_id, char *buf, size_t size);
 
@@ -32,7 +43,29 @@ DIR *store_list_sub(struct instance_store *s, const char *name, struct err *e);
 int store_open_rec(struct instance_store *s, const char *name, struct err *e);
 DIR *store_list_rec(struct instance_store *s, const char *name, struct err *e);
 
-/* Entries of the trash that one remover has claimed (see instance_trash.c). */
+/* TOP/ID in directory SUB of the base (DATA) or of the records, made root 0700 with CREATE. */
+int store_open_id_dir(struct instance_store *s, bool data, const char *sub, const char *id,
+                      bool create, struct err *e);
+
+/* The job's pin, JOBFD/ns, opened if it is a mount namespace; -1 with errno ENOENT if not. */
+int store_pin_open_at(int jobfd);
+
+/* Detach every mount stacked on NAME in DIRFD (a pin, or a user's tmpfs instance). */
+int store_unmount_at(int dirfd, const char *name, struct err *e);
+
+/* This boot's id (/proc/sys/kernel/random/boot_id); "" if it cannot be read. */
+void store_read_boot_id(char *buf, size_t size);
+
+/* The state in the open job record JOBFD; -1 with errno ENOENT when there is none. */
+int store_read_state_at(int jobfd, struct job_state *st, struct err *e);
+
+/* The user's directory: in the base (DATA: its instances) or in the records (its jobs/). */
+int store_open_user_dir(struct instance_store *s, bool data, uid_t uid, bool create, struct err *e);
+
+/* Record job JOB_ID as a user of UID's instances: RECORDS/user/UID/jobs/JOBID. */
+int store_add_user_ref(struct instance_store *s, uid_t uid, uint32_t job_id, struct err *e);
+
+/* Entries of the trash that one remover has claimed (see trash.c). */
 struct trash {
     size_t n, cap;
     struct trash_item {
@@ -53,7 +86,16 @@ int trash_empty(struct instance_store *s, struct trash *t, struct err *e);
  * sweeping what others left, slurmd at its start); failures are logged. */
 void trash_empty_detached(struct instance_store *s, struct trash *t);
 
-/* Whether the job of the open job record JOBFD still runs on this node (instance_live.c):
+/* Drop JOB's references (JOB_ID 0: drop none), and move the instances of users no job
+ * references any more into the trash. Store lock held. */
+int store_release_users(struct instance_store *s, struct trash *t, uint32_t job_id, struct err *e);
+
+/* Unpin the job, drop its user references, move its instances into the trash and remove its
+ * record; *LINGER (if < 0) gets the job's lingering process (see remove.c). Store lock held. */
+int store_detach_job_locked(struct instance_store *s, struct trash *t, uint32_t job_id, int *linger,
+                            struct err *e);
+
+/* Whether the job of the open job record JOBFD still runs on this node (live.c):
  * 1 yes, 0 no (its extern step is gone and no process is inside its namespace), -1 unknown (no
  * extern step recorded: Slurm was not configured with PrologFlags=Contain). */
 int store_job_alive(int jobfd);

@@ -1,0 +1,198 @@
+/* The sweep: what no epilog removed. Jobs that ended on this node or in an earlier boot, job
+ * instances without a record, references of jobs that are gone, user instances no job uses, and
+ * the trash of removals that died. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "store_int.h"
+#include "util/util.h"
+#include "fs/fs.h"
+
+/* A job is stale when it has ended on this node (its extern step is gone and its namespace
+ * empty), or when its namespace is gone and it was set up in an earlier boot (or never finished:
+ * its builder holds the store lock until the state is written). A job that may still run is
+ * never stale. */
+static bool job_is_stale(int jobs, const char *name, const char *boot)
+{
+    struct job_state st;
+    int jfd = safe_open_dir_at(jobs, name, NULL);
+    int pin, alive;
+    bool stale;
+
+    if (jfd < 0)
+        return false;
+    if ((alive = store_job_alive(jfd)) >= 0 || (pin = store_pin_open_at(jfd)) >= 0) {
+        if (alive < 0)
+            close(pin);
+        close(jfd);
+        return alive == 0;
+    }
+    if (store_read_state_at(jfd, &st, NULL) < 0)
+        stale = true;
+    else
+        stale = strcmp(st.boot_id, boot) != 0;
+    job_state_clear(&st);
+    close(jfd);
+    return stale;
+}
+
+/* The job id a directory NAME of ours spells; false for "05" or "+5": leave what we did not
+ * name. */
+static bool job_id_of(const char *name, uint32_t *id)
+{
+    char *end, canon[16];
+    unsigned long v = strtoul(name, &end, 10);
+
+    if (name[0] == '.' || *end || v > UINT32_MAX)
+        return false;
+    store_job_name((uint32_t)v, canon, sizeof(canon));
+    *id = (uint32_t)v;
+    return strcmp(canon, name) == 0;
+}
+
+static int sweep_jobs(struct instance_store *s, struct trash *t, int *linger, struct err *e,
+                      int *removed)
+{
+    char boot[40];
+    DIR *d = store_list_rec(s, "job", e);
+    int rc = 0;
+    struct dirent *de;
+    uint32_t id;
+
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    store_read_boot_id(boot, sizeof(boot));
+    while ((de = readdir(d))) {
+        if (!job_id_of(de->d_name, &id) || !job_is_stale(dirfd(d), de->d_name, boot))
+            continue;
+        log_warn("removing instances of job %" PRIu32 ": it has ended, but no epilog removed them",
+                 id);
+        if (store_detach_job_locked(s, t, id, linger, rc ? NULL : e) < 0)
+            rc = -1;
+        else
+            (*removed)++;
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Move job instances without a record into the trash: /run was emptied by a reboot, or their
+ * builder died (it holds the lock while it makes both, so none is being built now). */
+static int sweep_orphans(struct instance_store *s, struct trash *t, struct err *e, int *removed)
+{
+    DIR *d = store_list_sub(s, "job", e);
+    int recs = store_open_rec(s, "job", e), rc = 0;
+    struct dirent *de;
+    uint32_t id;
+
+    if (!d || recs < 0) {
+        if (d)
+            closedir(d);
+        if (recs >= 0)
+            close(recs);
+        return errno == ENOENT ? 0 : -1;
+    }
+    while ((de = readdir(d))) {
+        if (!job_id_of(de->d_name, &id) ||
+            faccessat(recs, de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+            continue;
+        log_warn("removing instances of job %" PRIu32 ": the job has no record (an earlier boot)",
+                 id);
+        if (trash_move(s, t, dirfd(d), de->d_name, rc ? NULL : e) < 0)
+            rc = -1;
+        else
+            (*removed)++;
+    }
+    closedir(d);
+    close(recs);
+    return rc;
+}
+
+/* Drop references held by jobs that no longer have a record. */
+static int sweep_user_refs(struct instance_store *s)
+{
+    int users = store_open_rec(s, "user", NULL);
+    int jobs = store_open_rec(s, "job", NULL);
+    DIR *d;
+    struct dirent *de, *je;
+
+    if (users < 0 || jobs < 0 || !(d = fdopendir(users))) {
+        if (users >= 0)
+            close(users);
+        if (jobs >= 0)
+            close(jobs);
+        return 0;
+    }
+    while ((de = readdir(d))) {
+        int ufd = de->d_name[0] == '.' ? -1 : safe_open_dir_at(dirfd(d), de->d_name, NULL);
+        int rfd = ufd < 0 ? -1 : safe_open_dir_at(ufd, "jobs", NULL);
+        DIR *rd = rfd < 0 ? NULL : fdopendir(rfd);
+        while (rd && (je = readdir(rd))) {
+            struct stat st;
+            if (je->d_name[0] != '.' && fstatat(jobs, je->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                unlinkat(dirfd(rd), je->d_name, 0);
+        }
+        if (rd)
+            closedir(rd);
+        else if (rfd >= 0)
+            close(rfd);
+        if (ufd >= 0)
+            close(ufd);
+    }
+    closedir(d);
+    close(jobs);
+    return 0;
+}
+
+int instance_sweep(struct instance_store *s, bool detach, struct err *e)
+{
+    struct trash t = {0};
+    int removed = 0, linger = -1, rc;
+
+    if (instance_store_lock(s, e) < 0)
+        return -1;
+    trash_claim_leftovers(s, &t);
+    rc = sweep_jobs(s, &t, &linger, e, &removed);
+    if (sweep_orphans(s, &t, rc ? NULL : e, &removed) < 0)
+        rc = -1;
+    sweep_user_refs(s);
+    if (store_release_users(s, &t, 0, rc ? NULL : e) < 0)
+        rc = -1;
+    instance_store_unlock(s);
+    if (detach)
+        trash_empty_detached(s, &t);
+    else if (trash_empty(s, &t, rc ? NULL : e) < 0)
+        rc = -1;
+    if (linger >= 0)
+        close(linger);
+    return rc < 0 ? -1 : removed;
+}
+
+bool instance_sweep_due(struct instance_store *s, int seconds)
+{
+    struct timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    struct stat st;
+    time_t t = time(NULL);
+    int fd;
+
+    if (fstatat(s->rfd, ".swept", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime <= t &&
+        t - st.st_mtime < seconds)
+        return false;
+    fd = openat(s->rfd, ".swept", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        futimens(fd, now);
+        close(fd);
+    }
+    return true;
+}
