@@ -24,8 +24,8 @@
  * /run is emptied at boot: instances under BASE/job/ or BASE/user/ that no record names are from
  * an earlier boot (or a builder that died: it holds the lock while it makes both) and are swept.
  * NAME is the polydir path escaped: /var/tmp -> var-tmp (see instance_name()). */
-#ifndef ISO_INSTANCE_H
-#define ISO_INSTANCE_H
+#ifndef ISO_STORE_H
+#define ISO_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>

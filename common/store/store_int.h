@@ -8,8 +8,8 @@
  *   trash.c   the trash: claimed entries, emptied without the lock
  *   live.c    whether a job still runs on this node
  *   sweep.c   what no epilog removed */
-#ifndef ISO_INSTANCE_INT_H
-#define ISO_INSTANCE_INT_H
+#ifndef ISO_STORE_INT_H
+#define ISO_STORE_INT_H
 
 #include <dirent.h>
 #include <stdbool.h>
