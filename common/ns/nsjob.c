@@ -18,7 +18,6 @@
 #include "ns/ns.h"
 #include "fs/fs.h"
 
-#define MAX_SYMLINK_HOPS 40
 #define MAX_OWN_MOUNTS 256
 
 struct builder {
@@ -29,190 +28,13 @@ struct builder {
     size_t nown;
 };
 
-static uint64_t mount_id(int fd)
-{
-    struct statx stx;
-
-    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0 || !(stx.stx_mask & STATX_MNT_ID))
-        return 0;
-    return stx.stx_mnt_id;
-}
-
-/* Only inside a tmpfs this builder made may anything be created: never on the node's real file
- * systems, not even on a host tmpfs such as /run. */
-static bool is_own_mount(const struct builder *b, int fd)
-{
-    uint64_t id = mount_id(fd);
-
-    for (size_t i = 0; id && i < b->nown; i++)
-        if (b->own[i] == id)
-            return true;
-    return false;
-}
-
-/* --- walking paths inside the new namespace ------------------------------------------------- */
-
-/* Split off the next component of *REST into COMP; returns false at the end. */
-static bool next_component(const char **rest, char *comp, size_t size)
-{
-    const char *p = *rest, *end;
-
-    while (*p == '/')
-        p++;
-    if (!*p)
-        return false;
-    end = strchrnul(p, '/');
-    snprintf(comp, size, "%.*s", (int)(end - p), p);
-    *rest = end;
-    return true;
-}
-
-/* A symlink is followed only where no user could have made or swapped it: the link and the
- * directory holding it belong to root, nobody else may write that directory, and it is on local
- * storage (FUSE and network file systems report whatever owner they like). Its text is read from
- * the inode that was checked, so it cannot change in between. The walk continues at that text. */
-static int follow_link(int *dirfd, int linkfd, const struct stat *st, const char *comp, char *buf,
-                       const char **rest, const char *path, struct err *e)
-{
-    char target[PATH_MAX], joined[PATH_MAX];
-    struct stat dir;
-    ssize_t n;
-
-    if (fstat(*dirfd, &dir) < 0)
-        return errprintf_errno(e, errno, "%s: cannot check the directory of \"%s\"", path, comp);
-    if (st->st_uid != 0 || dir.st_uid != 0 || (dir.st_mode & 022) || !safe_is_local(*dirfd)) {
-        errno = EPERM; /* not ENOENT: a refused link is never "nothing to hide" */
-        return errprintf(e,
-                         "%s: \"%s\" is a symlink a user could have made or changed (link owned "
-                         "by uid %lu, in a directory of uid %lu, mode %04o); only root's "
-                         "symlinks in root-only local directories are followed: name the real "
-                         "path in the policy",
-                         path, comp, (unsigned long)st->st_uid, (unsigned long)dir.st_uid,
-                         (unsigned)(dir.st_mode & 07777));
-    }
-    if ((n = readlinkat(linkfd, "", target, sizeof(target) - 1)) < 0)
-        return errprintf_errno(e, errno, "%s: cannot read symlink \"%s\"", path, comp);
-    target[n] = '\0';
-    if (snprintf(joined, sizeof(joined), "%s%s", target, *rest) >= (int)sizeof(joined))
-        return errprintf(e, "%s: path too long", path);
-    strcpy(buf, joined);
-    *rest = buf;
-    if (target[0] == '/') {
-        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (root < 0)
-            return errprintf_errno(e, errno, "cannot open /");
-        close(*dirfd);
-        *dirfd = root;
-    }
-    return 0;
-}
-
-/* COMP in DIRFD, opened without following it. With B, a missing COMP is made first (root 0755),
- * but only inside a tmpfs B made: the plugin never writes to the node's own file systems. */
-static int open_component(const struct builder *b, int dirfd, const char *comp, const char *path,
-                          struct err *e)
-{
-    int fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-
-    if (fd < 0 && errno == ENOENT && b && is_own_mount(b, dirfd)) {
-        if (mkdirat(dirfd, comp, 0755) < 0 && errno != EEXIST)
-            return errprintf_errno(e, errno, "%s: cannot create \"%s\" in the policy's tmpfs", path,
-                                   comp);
-        fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    }
-    if (fd < 0)
-        return errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
-    return fd;
-}
-
-/* A hidden path or a bind source is named by its path: whoever may write a directory on the way
- * could rename what it names (mv hidden h2) or put their own tree in its place. So each such
- * directory must be root's and writable by root only, the rule symlinks follow. */
-static int check_parent(int dirfd, const char *walked, const char *path, struct err *e)
-{
-    struct stat st;
-
-    if (fstat(dirfd, &st) < 0)
-        return errprintf_errno(e, errno, "%s: cannot check directory %s", path, walked);
-    if (st.st_uid == 0 && !(st.st_mode & 022))
-        return 0;
-    /* chmod go-w is no fix for a shared directory such as /tmp: only moving the path is. */
-    bool shared = (st.st_mode & 01002) == 01002;
-    errprintf(e,
-              "%s: directory %s (owner uid %lu, mode %04o) may be written by users other than "
-              "root, who could rename what the policy names or put their own in its place; "
-              "%s%s%smove the path under directories only root may write",
-              path, walked, (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777),
-              shared ? "" : "chown root and chmod go-w ", shared ? "" : walked,
-              shared ? "" : ", or ");
-    errno = EPERM;
-    return -1;
-}
-
-/* Keep WALKED (the directory the walk is in, for messages) in step with a move to COMP. */
-static void walked_step(char *walked, size_t size, const char *comp)
-{
-    char *slash = strrchr(walked, '/');
-    size_t n = strlen(walked);
-
-    if (strcmp(comp, "..") == 0)
-        *(slash && slash != walked ? slash : walked + 1) = '\0';
-    else if (strcmp(comp, ".") != 0)
-        snprintf(walked + n, size - n, "%s%s", n > 1 ? "/" : "", comp);
-}
-
-/* Open PATH as an O_PATH fd, one component at a time, each checked on its own fd. With STRICT,
- * every directory on the way (and the one where a component is missing) must pass check_parent. */
-static int open_path(const struct builder *b, const char *path, bool strict, struct err *e)
-{
-    char buf[PATH_MAX], comp[NAME_MAX + 1], walked[PATH_MAX] = "/";
-    const char *rest = path;
-    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), hops = 0, next = -1;
-    struct stat st;
-
-    if (fd < 0)
-        return errprintf_errno(e, errno, "cannot open /");
-    while (next_component(&rest, comp, sizeof(comp))) {
-        next = open_component(b, fd, comp, path, e);
-        if (next < 0 || fstat(next, &st) < 0) {
-            if (next >= 0)
-                errprintf_errno(e, errno, "%s: component \"%s\"", path, comp);
-            else if (strict && errno == ENOENT) /* others could create it: that is refused too */
-                check_parent(fd, walked, path, e);
-            goto fail_next;
-        }
-        if (S_ISLNK(st.st_mode)) {
-            int rc = ++hops > MAX_SYMLINK_HOPS
-                         ? errprintf(e, "%s: too many symlinks", path)
-                         : follow_link(&fd, next, &st, comp, buf, &rest, path, e);
-            close(next);
-            if (rc < 0)
-                goto fail;
-            if (*rest == '/' && rest == buf)
-                snprintf(walked, sizeof(walked), "/");
-            continue;
-        }
-        /* A symlink's directory was checked by follow_link, by the same rule and more. */
-        if (strict && check_parent(fd, walked, path, e) < 0)
-            goto fail_next;
-        close(fd);
-        fd = next;
-        walked_step(walked, sizeof(walked), comp);
-    }
-    return fd;
-fail_next:
-    if (next >= 0)
-        close(next);
-fail:
-    close(fd);
-    return -1;
-}
-
 /* Open the parent of PATH, which must lie in a tmpfs B made (created there as needed), and copy
- * the last component to NAME. */
+ * the last component to NAME. Only inside a tmpfs this builder made may anything be created:
+ * never on the node's real file systems, not even on a host tmpfs such as /run. */
 static int open_parent(const struct builder *b, const char *path, char *name, size_t size,
                        struct err *e)
 {
+    const struct safe_mounts own = {b->own, b->nown};
     int fd;
 
     char parent[PATH_MAX];
@@ -222,9 +44,9 @@ static int open_parent(const struct builder *b, const char *path, char *name, si
         return errprintf(e, "%s: not a path below /", path);
     snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
     snprintf(name, size, "%s", slash + 1);
-    if ((fd = open_path(b, parent[0] ? parent : "/", false, e)) < 0)
+    if ((fd = safe_resolve(parent[0] ? parent : "/", 0, &own, e)) < 0)
         return -1;
-    if (!is_own_mount(b, fd)) {
+    if (!safe_in_mounts(fd, &own)) {
         close(fd);
         return errprintf(e,
                          "%s: not inside a tmpfs made earlier by the policy; nothing is "
@@ -246,7 +68,7 @@ static unsigned mount_attrs(bool readonly, bool noexec)
 static int attach(int mfd, int target, uint64_t *id, const char *what, struct err *e)
 {
     if (id)
-        *id = mount_id(mfd);
+        *id = safe_mount_id(mfd);
     int rc = move_mount(mfd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 
     close(mfd);
@@ -306,32 +128,18 @@ static int tmpfs_fd(int target, uint64_t size, mode_t mode, uid_t uid, gid_t gid
 
 /* --- the steps of a plan --------------------------------------------------------------------- */
 
-static int open_instance(struct builder *b, const char *rel, struct err *e)
-{
-    char comp[NAME_MAX + 1];
-    const char *rest = rel;
-    int fd = fcntl(b->base, F_DUPFD_CLOEXEC, 0);
-
-    while (fd >= 0 && next_component(&rest, comp, sizeof(comp))) {
-        int next = safe_open_dir_at(fd, comp, e);
-        close(fd);
-        fd = next;
-    }
-    return fd;
-}
-
 static int apply_polydir(struct builder *b, size_t i, struct err *e)
 {
     const struct plan_polydir *d = &b->r->plan->polydirs[i];
     const char *rel = b->r->instance_paths[i];
-    int target = open_path(NULL, d->path, false, e), src, rc;
+    int target = safe_resolve(d->path, 0, NULL, e), src, rc;
 
     if (target < 0)
         return -1;
     if (!rel || !*rel) {
         rc = tmpfs_fd(target, d->size_bytes, b->r->host_modes[i], b->r->uid, b->r->gid, false,
                       false, NULL, d->path, e);
-    } else if ((src = open_instance(b, rel, e)) < 0) {
+    } else if ((src = safe_open_dir_path_at(b->base, rel, e)) < 0) {
         rc = -1;
     } else {
         rc = bind_fd(src, target, false, false, d->path, e);
@@ -399,7 +207,7 @@ static int apply_mount(struct builder *b, size_t i, struct err *e)
         return apply_link_or_dir(b, m, e);
     if (m->type == MOUNT_BIND && m->in_tmpfs && make_bind_target(b, m, b->sources[i], e) < 0)
         return -1;
-    if ((target = open_path(NULL, m->target, false, e)) < 0)
+    if ((target = safe_resolve(m->target, 0, NULL, e)) < 0)
         return -1;
     if (m->type == MOUNT_TMPFS && b->nown == MAX_OWN_MOUNTS)
         rc =
@@ -414,11 +222,11 @@ static int apply_mount(struct builder *b, size_t i, struct err *e)
 }
 
 /* A hidden path is covered by an empty read-only tmpfs; a path missing here has nothing to hide,
- * unless others could create or rename it (check_parent). */
+ * unless others could create or rename it (SAFE_RESOLVE_STRICT). */
 static int apply_hide(const struct plan_path *h, struct err *e)
 {
     struct err why;
-    int target = open_path(NULL, h->path, true, &why), rc;
+    int target = safe_resolve(h->path, SAFE_RESOLVE_STRICT, NULL, &why), rc;
 
     if (target < 0 && errno == ENOENT)
         return 0;
@@ -437,7 +245,7 @@ static int hide_store_dir(const char *path, const char *what, struct err *e)
 
     if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
         return errprintf_errno(e, errno, "cannot detach the %s %s", what, path);
-    if ((fd = open_path(NULL, path, false, e)) < 0)
+    if ((fd = safe_resolve(path, 0, NULL, e)) < 0)
         return -1;
     int rc = tmpfs_fd(fd, 4096, 0, 0, 0, true, true, NULL, path, e);
     close(fd);
@@ -481,7 +289,8 @@ static int open_sources(struct builder *b, struct err *e)
             return errprintf(e, "bind source %s (policy line %d) contains the instance records %s",
                              plan->mounts[i].source, plan->mounts[i].line, b->r->records);
         if (plan->mounts[i].type == MOUNT_BIND &&
-            (b->sources[i] = open_path(NULL, plan->mounts[i].source, true, &why)) < 0)
+            (b->sources[i] =
+                 safe_resolve(plan->mounts[i].source, SAFE_RESOLVE_STRICT, NULL, &why)) < 0)
             return errprintf(e, "bind source (policy line %d): %s", plan->mounts[i].line, why.text);
     }
     return 0;
@@ -634,7 +443,7 @@ static int resize_in_child(int nsfd, const char *path, uint64_t bytes, struct er
 
     if (setns(nsfd, CLONE_NEWNS) < 0)
         return errprintf_errno(e, errno, "cannot enter the job's namespace");
-    if ((fd = open_path(NULL, path, false, e)) < 0)
+    if ((fd = safe_resolve(path, 0, NULL, e)) < 0)
         return -1;
     if (fstatfs(fd, &sf) < 0 || sf.f_type != 0x01021994) {
         errprintf(e, "%s is not a tmpfs in the job's namespace", path);
@@ -684,15 +493,6 @@ int nsjob_enter(int nsfd, struct err *e)
                                "cannot enter the job's namespace (has another plugin "
                                "started a thread in the task?)");
     return errprintf_errno(e, errno, "cannot enter the job's namespace");
-}
-
-int nsjob_check_parents(const char *path, struct err *e)
-{
-    int fd = open_path(NULL, path, true, e);
-
-    if (fd >= 0)
-        close(fd);
-    return fd >= 0 || errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 }
 
 int nsjob_host_mode(const char *path, mode_t *mode, struct err *e)
