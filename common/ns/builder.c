@@ -1,3 +1,6 @@
+/* ns: building a job's namespace from its plan, in the child that pin.c runs: polydirs, mounts
+ * and hides, each made through file descriptors (open_tree, fsopen, move_mount), then the
+ * instance base and its records detached and covered. */
 #include "config.h"
 
 #include <errno.h>
@@ -5,18 +8,16 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ns/ns.h"
 #include "fs/fs.h"
+#include "ns_int.h"
 
 #define MAX_OWN_MOUNTS 256
 
@@ -321,188 +322,11 @@ static int build(struct builder *b, struct err *e)
     return hide_store(b, e);
 }
 
-/* Exit status of a builder whose pin was refused as a namespace loop (see nsjob_build). */
-#define PIN_LOOP 3
-
-/* Back in the host namespace, bind this namespace's file onto the pin. */
-static int pin(int hostns, int pinfd, struct err *e)
-{
-    char src[64], dst[64];
-    int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-
-    if (self < 0)
-        return errprintf_errno(e, errno, "cannot open the new namespace");
-    if (setns(hostns, CLONE_NEWNS) < 0) {
-        close(self);
-        return errprintf_errno(e, errno, "cannot return to the host namespace");
-    }
-    snprintf(src, sizeof(src), "/proc/self/fd/%d", self);
-    snprintf(dst, sizeof(dst), "/proc/self/fd/%d", pinfd);
-    int rc = mount(src, dst, NULL, MS_BIND, NULL);
-    close(self);
-    if (rc < 0 && errno == EINVAL) {
-        errprintf_errno(e, errno, "cannot pin the namespace (the kernel sees a loop)");
-        return -PIN_LOOP;
-    }
-    if (rc < 0)
-        return errprintf_errno(e, errno, "cannot pin the namespace");
-    return 0;
-}
-
-static int child_main(const struct ns_request *r, struct err *e)
+int ns_build_here(const struct ns_request *r, struct err *e)
 {
     struct builder b = {.r = r, .base = -1};
-    int hostns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-    int pinfd =
-        openat(r->pin_dirfd, r->pin_name, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
-    if (hostns < 0 || pinfd < 0)
-        return errprintf_errno(e, errno, "cannot prepare the pin");
     if (!(b.sources = calloc(r->plan->nmounts + 1, sizeof(*b.sources))))
         return errprintf(e, "out of memory");
-    if (build(&b, e) < 0)
-        return -1;
-    return pin(hostns, pinfd, e);
-}
-
-/* Run FN in a forked child (single-threaded, so setns is allowed) and carry its message back. */
-static int run_in_child(int (*fn)(const void *, struct err *), const void *arg, struct err *e)
-{
-    int fds[2], status;
-    ssize_t n;
-    pid_t pid;
-
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return errprintf_errno(e, errno, "pipe");
-    if ((pid = fork()) < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return errprintf_errno(e, errno, "fork");
-    }
-    if (pid == 0) {
-        struct err ce = {""};
-        close(fds[0]);
-        int rc = fn(arg, &ce);
-        if (rc < 0 && write(fds[1], ce.text, strlen(ce.text)) < 0)
-            _exit(2);
-        _exit(rc == -PIN_LOOP ? PIN_LOOP : rc < 0 ? 1 : 0);
-    }
-    close(fds[1]);
-    e->text[0] = '\0';
-    n = read(fds[0], e->text, sizeof(e->text) - 1);
-    e->text[n > 0 ? n : 0] = '\0';
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return errprintf_errno(e, errno, "waitpid");
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    if (!e->text[0])
-        errprintf(e, "the child died (status 0x%x)", status);
-    return WIFEXITED(status) && WEXITSTATUS(status) == PIN_LOOP ? -PIN_LOOP : -1;
-}
-
-struct build_args {
-    const struct ns_request *r;
-    int cpu; /* -1: wherever the scheduler puts the builder */
-};
-
-static int build_fn(const void *arg, struct err *e)
-{
-    const struct build_args *a = arg;
-
-    if (a->cpu >= 0) {
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(a->cpu, &one);
-        sched_setaffinity(0, sizeof(one), &one);
-    }
-    return child_main(a->r, e);
-}
-
-/* The kernel refuses to pin a namespace it takes for older than the pinning one (a loop). Newer
- * kernels number namespaces from per-CPU batches, so one made later on another CPU can look
- * older: then build again on each CPU in turn, one of which numbers higher. (A CPU the builder
- * may not use just leaves it where it is.) */
-int nsjob_build(const struct ns_request *r, struct err *e)
-{
-    struct build_args a = {r, -1};
-    long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int rc = run_in_child(build_fn, &a, e);
-
-    for (a.cpu = 0; rc == -PIN_LOOP && a.cpu < ncpus && a.cpu < CPU_SETSIZE; a.cpu++)
-        rc = run_in_child(build_fn, &a, e);
-    return rc < 0 ? -1 : 0;
-}
-
-static int resize_in_child(int nsfd, const char *path, uint64_t bytes, struct err *e)
-{
-    char num[32];
-    struct statfs sf;
-    int fd, fs = -1, rc = -1;
-
-    if (setns(nsfd, CLONE_NEWNS) < 0)
-        return errprintf_errno(e, errno, "cannot enter the job's namespace");
-    if ((fd = safe_resolve(path, 0, NULL, e)) < 0)
-        return -1;
-    if (fstatfs(fd, &sf) < 0 || sf.f_type != 0x01021994) {
-        errprintf(e, "%s is not a tmpfs in the job's namespace", path);
-        goto out;
-    }
-    snprintf(num, sizeof(num), "%" PRIu64, bytes);
-    if ((fs = fspick(fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC)) < 0 ||
-        fsconfig(fs, FSCONFIG_SET_STRING, "size", num, 0) < 0 ||
-        fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0) {
-        errprintf_errno(e, errno, "%s: cannot set its size to %s bytes", path, num);
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fs >= 0)
-        close(fs);
-    close(fd);
-    return rc;
-}
-
-struct resize_args {
-    int nsfd;
-    const char *path;
-    uint64_t bytes;
-};
-
-static int resize_fn(const void *arg, struct err *e)
-{
-    const struct resize_args *a = arg;
-
-    return resize_in_child(a->nsfd, a->path, a->bytes, e);
-}
-
-int nsjob_resize_tmpfs(int nsfd, const char *path, uint64_t bytes, struct err *e)
-{
-    struct resize_args a = {nsfd, path, bytes};
-
-    return run_in_child(resize_fn, &a, e);
-}
-
-int nsjob_enter(int nsfd, struct err *e)
-{
-    if (setns(nsfd, CLONE_NEWNS) == 0)
-        return 0;
-    if (errno == EINVAL)
-        return errprintf_errno(e, errno,
-                               "cannot enter the job's namespace (has another plugin "
-                               "started a thread in the task?)");
-    return errprintf_errno(e, errno, "cannot enter the job's namespace");
-}
-
-int nsjob_host_mode(const char *path, mode_t *mode, struct err *e)
-{
-    struct stat st;
-
-    if (lstat(path, &st) < 0)
-        return errprintf_errno(e, errno, "polydir %s", path);
-    if (!S_ISDIR(st.st_mode))
-        return errprintf(e, "polydir %s is not a directory on this node", path);
-    *mode = st.st_mode & 07777;
-    return 0;
+    return build(&b, e);
 }
