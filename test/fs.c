@@ -565,6 +565,192 @@ static void test_local_and_mounts(void)
     close(dfd);
 }
 
+/* ---- safe_resolve, safe_check_parents, safe_open_dir_path_at -------------------------------- */
+
+/* FD (from safe_resolve) is the object at PATH: the walk ended where a plain lookup does. */
+static bool same_as(int fd, const char *path)
+{
+    struct stat a, b;
+
+    return fd >= 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+static void expect_resolves(const char *path, unsigned flags, const char *to, const char *what)
+{
+    int fd = safe_resolve(path, flags, NULL, &e);
+
+    ok_e(same_as(fd, to), "resolve: %s", what);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Symlinks to follow and to refuse, loops, chains; built beside the root fixtures. */
+static void build_resolve_fixtures(void)
+{
+    char name[32], next[32];
+
+    mkl("real", B("rel"));
+    mkl(B("real"), B("ulnk"));
+    if (lchown(B("ulnk"), NOBODY, NOBODY) < 0)
+        bail("lchown %s", B("ulnk"));
+    mkl(B("real"), B("ww/lnk"));
+    mkl(B("real"), B("uown/lnk"));
+    mkl("loop2", B("loop1"));
+    mkl("loop1", B("loop2"));
+    mkl("self", B("self"));
+    /* hop0 -> hop1 -> ... -> hop40 -> real: 41 links in one walk, one more than allowed. */
+    for (int i = 0; i <= 40; i++) {
+        snprintf(name, sizeof(name), "hop%d", i);
+        snprintf(next, sizeof(next), i < 40 ? "hop%d" : "real", i + 1);
+        mkl(next, B("%s", name));
+    }
+}
+
+static void test_resolve_plain(void)
+{
+    expect_resolves(B("real/sub"), 0, B("real/sub"), "a plain directory");
+    expect_resolves(B("afile"), 0, B("afile"), "a file (an O_PATH fd, no need to read it)");
+    expect_resolves(B("real/sub/../sub/./"), 0, B("real/sub"), "\"..\" and \".\" are walked");
+    expect_resolves(B("lnk/sub"), 0, B("real/sub"), "root's absolute symlink in a root-only dir");
+    expect_resolves(B("rel/sub"), 0, B("real/sub"), "root's relative symlink in a root-only dir");
+    expect_resolves(B("lnkfinal"), 0, B("good"), "a symlink as the last component is followed");
+    expect_resolves(B("hop1"), 0, B("real"), "40 symlinks in one walk are followed");
+    expect_err(safe_resolve(B("real/missing/x"), 0, NULL, &e), ENOENT, "component \"missing\"",
+               "a missing component");
+    ok(strncmp(e.text, B("real/missing/x"), strlen(B("real/missing/x"))) == 0,
+       "resolve: the message starts with the path");
+    expect_err(safe_resolve(B("afile/x"), 0, NULL, &e), ENOTDIR, "component \"x\"",
+               "a file where a directory is expected");
+}
+
+static void test_resolve_links(void)
+{
+    expect_err(safe_resolve(B("ulnk/sub"), 0, NULL, &e), EPERM,
+               "\"ulnk\" is a symlink a user could have made or changed (link owned by uid 65534",
+               "a symlink owned by a user");
+    expect_err(safe_resolve(B("ww/lnk/sub"), 0, NULL, &e), EPERM,
+               "in a directory of uid 0, mode 0777", "root's symlink in a world-writable dir");
+    expect_err(safe_resolve(B("uown/lnk"), 0, NULL, &e), EPERM,
+               "in a directory of uid 65534, mode 0755", "root's symlink in a user's directory");
+    ok(strstr(e.text, "name the real path in the policy") != NULL, "resolve: ...and says the fix");
+    expect_err(safe_resolve(B("ulnk"), SAFE_RESOLVE_STRICT, NULL, &e), EPERM, "owned by uid 65534",
+               "a user's symlink in strict mode too");
+    ok(safe_resolve(B("loop1/x"), 0, NULL, &e) < 0 && strstr(e.text, "too many symlinks"),
+       "resolve: a symlink loop ends");
+    ok(safe_resolve(B("self"), 0, NULL, &e) < 0 && strstr(e.text, "too many symlinks"),
+       "resolve: a symlink to itself ends");
+    ok(safe_resolve(B("hop0/sub"), 0, NULL, &e) < 0 && strstr(e.text, "too many symlinks"),
+       "resolve: 41 symlinks in one walk are too many");
+}
+
+static void test_resolve_strict(void)
+{
+    expect_resolves(B("real/sub"), SAFE_RESOLVE_STRICT, B("real/sub"), "strict: root-only dirs");
+    expect_resolves(B("ww/sub"), 0, B("ww/sub"), "not strict: a world-writable dir on the way");
+    expect_err(safe_resolve(B("ww/sub"), SAFE_RESOLVE_STRICT, NULL, &e), EPERM,
+               "/ww (owner uid 0, mode 0777) may be written by users other than root",
+               "strict: a world-writable dir on the way");
+    ok(strstr(e.text, "chown root and chmod go-w ") != NULL, "strict: ...naming the fix");
+    expect_err(safe_resolve(B("sticky/sub"), SAFE_RESOLVE_STRICT, NULL, &e), EPERM,
+               "(owner uid 0, mode 1777)", "strict: a sticky shared dir on the way");
+    ok(!strstr(e.text, "chmod go-w") && strstr(e.text, "move the path under directories"),
+       "strict: ...where only moving the path helps");
+    expect_err(safe_resolve(B("gw/sub"), SAFE_RESOLVE_STRICT, NULL, &e), EPERM, "mode 0775",
+               "strict: a group-writable dir on the way");
+    expect_err(safe_resolve(B("uown/sub"), SAFE_RESOLVE_STRICT, NULL, &e), EPERM,
+               "(owner uid 65534, mode 0755)", "strict: a user's dir on the way");
+    expect_err(safe_resolve(B("uown/not-yet"), SAFE_RESOLVE_STRICT, NULL, &e), EPERM,
+               "(owner uid 65534", "strict: missing in a user's dir (the user could make it)");
+    expect_err(safe_resolve(B("ww/not-yet"), SAFE_RESOLVE_STRICT, NULL, &e), EPERM, "mode 0777",
+               "strict: missing in a world-writable dir");
+    expect_err(safe_resolve(B("uown/not-yet"), 0, NULL, &e), ENOENT, "component \"not-yet\"",
+               "not strict: that is just missing");
+    expect_err(safe_resolve(B("real/not-yet"), SAFE_RESOLVE_STRICT, NULL, &e), ENOENT, "not-yet",
+               "strict: missing in a root-only dir is just missing");
+    expect_err(safe_resolve(B("real/../ww/sub"), SAFE_RESOLVE_STRICT, NULL, &e), EPERM, NULL,
+               "strict: a world-writable dir reached through \"..\"");
+    ok(strstr(e.text, B("ww (owner")) != NULL, "strict: ...named as %s", B("ww"));
+}
+
+/* The namespace builder may create what is missing, but only on the mounts it names. */
+static void test_resolve_create(void)
+{
+    uint64_t id;
+    int fd;
+
+    mkd(B("own"), 0755, 0, 0);
+    if (mount("tmpfs", B("own"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+        bail("mount tmpfs on %s", B("own"));
+    fd = dir_fd(B("own"));
+    id = safe_mount_id(fd);
+    close(fd);
+    if (!ok(id != 0, "resolve mount_id: the kernel reports mount ids")) {
+        unmount(B("own"));
+        return;
+    }
+    const struct safe_mounts own = {&id, 1}, other = {(uint64_t[]){id + 1}, 1};
+    fd = dir_fd(B("own"));
+    ok(safe_in_mounts(fd, &own) && !safe_in_mounts(fd, &other), "resolve in_mounts: by mount id");
+    close(fd);
+    expect_err(safe_resolve(B("own/a/b"), 0, NULL, &e), ENOENT, "component \"a\"",
+               "resolve create: nothing is made without mounts to make it in");
+    expect_err(safe_resolve(B("own/a/b"), 0, &other, &e), ENOENT, "component \"a\"",
+               "resolve create: nothing is made on another mount");
+    expect_err(safe_resolve(B("real/a/b"), 0, &own, &e), ENOENT, "component \"a\"",
+               "resolve create: nothing is made outside the mounts named");
+    ok(!exists(B("own/a")) && !exists(B("real/a")), "resolve create: ...really nothing");
+    fd = safe_resolve(B("own/a/b"), 0, &own, &e);
+    ok_e(same_as(fd, B("own/a/b")),
+         "resolve create: missing components are made on the mounts named");
+    ok(st_of(B("own/a/b")).st_uid == 0 && (st_of(B("own/a/b")).st_mode & 07777) == 0755 &&
+           S_ISDIR(st_of(B("own/a")).st_mode),
+       "resolve create: ...as root's directories, mode 0755");
+    if (fd >= 0)
+        close(fd);
+    unmount(B("own"));
+}
+
+static void test_check_parents(void)
+{
+    ok_e(safe_check_parents(B("real/sub"), &e) == 0, "check_parents: accepts root-only dirs");
+    ok_e(safe_check_parents(B("no/such/dir"), &e) == 0,
+         "check_parents: and a path missing here (nothing more to check)");
+    ok_e(safe_check_parents(B("afile/x"), &e) == 0, "check_parents: and a file on the way");
+    expect_err(safe_check_parents(B("ww/sub"), &e), EPERM, "may be written by users other than",
+               "check_parents: a world-writable dir on the way");
+    expect_err(safe_check_parents(B("uown/not-yet"), &e), EPERM, "(owner uid 65534",
+               "check_parents: a path missing in a user's dir");
+    expect_err(safe_check_parents(B("ulnk/sub"), &e), EPERM, "owned by uid 65534",
+               "check_parents: a user's symlink on the way");
+}
+
+static void test_open_dir_path_at(void)
+{
+    int dfd = dir_fd(base), fd;
+
+    fd = safe_open_dir_path_at(dfd, "real/sub", &e);
+    ok_e(same_as(fd, B("real/sub")), "open_dir_path_at: a relative path of directories");
+    if (fd >= 0)
+        close(fd);
+    expect_err(safe_open_dir_path_at(dfd, "lnk/sub", &e), ELOOP, NULL,
+               "open_dir_path_at: no symlink is followed");
+    expect_err(safe_open_dir_path_at(dfd, "real/missing", &e), ENOENT, NULL,
+               "open_dir_path_at: a missing directory");
+    close(dfd);
+}
+
+static void test_resolve(void)
+{
+    build_resolve_fixtures();
+    test_resolve_plain();
+    test_resolve_links();
+    test_resolve_strict();
+    test_resolve_create();
+    test_check_parents();
+    test_open_dir_path_at();
+}
+
 /* ---- safe_remove_tree_at: hostile content
  * ---------------------------------------------------------- */
 
@@ -1094,6 +1280,7 @@ int main(void)
     test_mkdir_acl();
     test_mkdir_unprivileged();
     test_local_and_mounts();
+    test_resolve();
     test_remove_hostile();
     dfd = dir_fd(B("rm"));
     test_remove_bind_dir(dfd);

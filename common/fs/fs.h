@@ -52,6 +52,51 @@ bool safe_is_local(int fd);
 /* True if NAME in DIRFD is a mount point (its mount id differs from DIRFD's). */
 bool safe_is_mountpoint_at(int dirfd, const char *name);
 
+/* Resolving paths by fd (resolve.c). What a policy names by path (a hidden path, a bind source, a
+ * mount target) is opened from "/" one component at a time, never with a path call that follows
+ * a symlink a user may have placed. */
+
+/* A set of mounts, by mount id: where a walk may create the components it finds missing (the
+ * namespace builder's own tmpfs mounts). */
+struct safe_mounts {
+    const uint64_t *ids;
+    size_t n;
+};
+
+/* The mount id of what FD is open on (statx STATX_MNT_ID), or 0 if the kernel cannot tell. */
+uint64_t safe_mount_id(int fd);
+
+/* True if FD lies on one of the mounts in M (never when its mount id is unknown). */
+bool safe_in_mounts(int fd, const struct safe_mounts *m);
+
+/* safe_resolve: every directory on the way must be one only root may write. */
+#define SAFE_RESOLVE_STRICT 0x1u
+
+/* Open the absolute PATH as an O_PATH|O_CLOEXEC fd, one component at a time from "/", each
+ * opened with O_NOFOLLOW and checked on its own fd. A symlink is followed (at most 40 in one
+ * walk) only if it and the directory holding it are root's, that directory is writable by root
+ * only and on local storage; else -1 with errno EPERM. ".." and "." are walked as they come.
+ * With SAFE_RESOLVE_STRICT in FLAGS, every directory the walk goes through, and the one where a
+ * component is missing, must be owned by root and writable by root only: else -1 with errno
+ * EPERM and a message naming that directory and the fix.
+ * With CREATE_IN (NULL: never), a missing component is made (root, 0755) when the directory it
+ * is missing from lies on one of those mounts.
+ * Returns the fd, or -1 with errno set (ENOENT: a component is missing) and a message that
+ * starts with PATH. */
+int safe_resolve(const char *path, unsigned flags, const struct safe_mounts *create_in,
+                 struct err *e);
+
+/* Check, in the caller's view, that only root can rename or replace what PATH names: every
+ * directory it is reached through must be owned by root and writable by root only (the prolog
+ * refuses hidden paths and bind sources that are not). 0 if so, or if PATH or a directory on its
+ * way does not exist here (nothing more to check); -1 with errno EPERM and a message naming the
+ * directory and the fix if not; -1 with another errno if the walk failed otherwise. */
+int safe_check_parents(const char *path, struct err *e);
+
+/* Open the existing directory REL ("job/42/tmp", relative) below DIRFD, one component at a time
+ * with safe_open_dir_at. */
+int safe_open_dir_path_at(int dirfd, const char *rel, struct err *e);
+
 /* Disk quotas for instances: a disk polydir with a size gets an instance whose use is limited by
  * the instance base's own file system, so one job filling its /tmp cannot fill the disk that
  * every other job's instances live on.

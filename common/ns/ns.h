@@ -41,13 +41,6 @@ int nsjob_enter(int nsfd, struct err *e);
  * the file system's size changes, not the mount's flags. */
 int nsjob_resize_tmpfs(int nsfd, const char *path, uint64_t bytes, struct err *e);
 
-/* Check, in the caller's view, that only root can rename or replace what PATH names: every
- * directory it is reached through must be owned by root and writable by root only (the prolog
- * refuses hidden paths and bind sources that are not). 0 if so, or if PATH or a directory on its
- * way does not exist here (nothing more to check); -1 with errno EPERM and a message naming the
- * directory and the fix if not; -1 with another errno if the walk failed otherwise. */
-int nsjob_check_parents(const char *path, struct err *e);
-
 /* The mode of the polydir PATH on the node; -1 if it is missing, not a directory or a symlink. */
 int nsjob_host_mode(const char *path, mode_t *mode, struct err *e);
 

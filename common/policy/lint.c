@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ns/ns.h"
 #include "policy_int.h"
 #include "fs/fs.h"
 
@@ -139,7 +138,7 @@ static void lint_parents(const char *what, const char *path, struct loc loc, str
     struct err e;
 
     snprintf(cut, sizeof(cut), "%.*s", (int)n, path);
-    if (nsjob_check_parents(cut, &e) < 0 && errno == EPERM) {
+    if (safe_check_parents(cut, &e) < 0 && errno == EPERM) {
         /* The message starts with the path walked; name the policy's own text instead. */
         const char *why =
             strncmp(e.text, cut, n) == 0 && e.text[n] == ':' ? e.text + n + 2 : e.text;
