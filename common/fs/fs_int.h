@@ -1,7 +1,7 @@
 /* Shared by the files of safefs (not part of its interface): naming things in messages, the
  * identity of an object (type, inode, mount), and checks on one path component. */
-#ifndef ISO_SAFEFS_INT_H
-#define ISO_SAFEFS_INT_H
+#ifndef ISO_FS_INT_H
+#define ISO_FS_INT_H
 
 #include <limits.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* The applier: build a job's private mount namespace from a plan, pin it, and enter it. */
-#ifndef ISO_NSJOB_H
-#define ISO_NSJOB_H
+#ifndef ISO_NS_H
+#define ISO_NS_H
 
 #include <stdint.h>
 #include <sys/types.h>
