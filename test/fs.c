@@ -1,5 +1,5 @@
-/* Unit tests for common/safefs.c, run as root in a private mount namespace (so the bind and
- * tmpfs mounts made here never reach the host), on a scratch tree under /var/lib. Most cases
+/* Unit tests for the fs module (common/fs/), run as root in a private mount namespace (so the
+ * bind and tmpfs mounts made here never reach the host), on a scratch tree under /var/lib. Most cases
  * are hostile: symlinks pointing out, loops, files where directories belong, directories
  * owned by someone else, mount points inside a tree, very deep and very wide trees. */
 #include "config.h"

@@ -1,12 +1,13 @@
-/* Root-safe file-system primitives: see safefs.h.
+/* Root-safe file-system primitives: see fs.h.
  *
  * Errors: -1 with errno set and a message in E. A refusal by policy (wrong owner or mode,
  * not local) sets EPERM; a symlink where a directory is expected ELOOP, another type ENOTDIR;
  * an invalid NAME EINVAL; a mount point inside a tree EBUSY; a directory that changed under
  * us ESTALE.
  *
- * The module's files: safefs.c (opening the root-owned base, making directories),
- * safefs_ident.c (identity, names, queries), safefs_walk.c (removing trees). */
+ * The module's files: create.c (opening the root-owned base, making directories), ident.c
+ * (identity, names, queries), resolve.c (walking a path by fd), rmtree.c (removing trees),
+ * quota.c (disk quotas for instance directories). */
 #include "config.h"
 
 #include <dirent.h>

@@ -1,4 +1,4 @@
-/* Shared by the files of safefs (not part of its interface): naming things in messages, the
+/* Shared by the files of the fs module (not part of its interface): naming things in messages, the
  * identity of an object (type, inode, mount), and checks on one path component. */
 #ifndef ISO_FS_INT_H
 #define ISO_FS_INT_H

@@ -1,5 +1,5 @@
-/* safefs: naming things in messages, identity of objects, single components, and file system
- * and mount queries (see safefs.h and safefs_int.h). */
+/* fs: naming things in messages, identity of objects, single components, and file system
+ * and mount queries (see fs.h and fs_int.h). */
 #include "config.h"
 
 #include <errno.h>

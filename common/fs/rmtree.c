@@ -1,5 +1,5 @@
-/* safefs: removing trees (safe_remove_tree_at, safe_empty_dir) and setting aside what stays
- * (safe_set_aside_at); see safefs.h.
+/* fs: removing trees (safe_remove_tree_at, safe_empty_dir) and setting aside what stays
+ * (safe_set_aside_at); see fs.h.
  *
  * The walk is an explicit stack with one level per directory on the current path: its name in
  * its parent, its identity (dev, inode, mount id) and an open DIR stream. A user can make a tree

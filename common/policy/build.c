@@ -1,5 +1,5 @@
 /* From the node tree to the model: the top level, partitions and lists of profile names; the
- * profiles themselves are read by policy_profile.c. Each misplaced or malformed value is reported
+ * profiles themselves are read by profile.c. Each misplaced or malformed value is reported
  * at its own line and column, and reading goes on, so that one run shows every problem. */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 /* The rules that span the file, checked on the model: every profile reference resolves, no
  * inherits chain loops, each default is in the allowed list that applies to it, the instance base
- * stays clear of polydirs; then each profile's own paths (policy_nesting.c). */
+ * stays clear of polydirs; then each profile's own paths (nesting.c). */
 #include "config.h"
 
 #include <stdio.h>

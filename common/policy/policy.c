@@ -1,5 +1,5 @@
 /* The policy model of policy.h: freeing it, finding profiles and partitions in it by name, and
- * the names of its enumerations. Loading it starts in policy_read.c. */
+ * the names of its enumerations. Loading it starts in read.c. */
 #include "config.h"
 
 #include <stdlib.h>

@@ -1,13 +1,13 @@
 /* Shared between the policy_*.c files that load and check a policy; not part of the API, which
  * is policy.h. Loading has three passes, each in its own files:
- *   bytes -> node tree   policy_read.c (the file, size, UTF-8), policy_tree.c (libyaml events),
- *                        policy_syntax.c (libyaml's syntax errors, explained);
- *   tree -> model        policy_build.c (the top level, partitions), policy_profile.c (profiles,
- *                        polydirs, hide, env), policy_mount.c (mounts), with the value readers of
- *                        policy_value.c, policy_path.c and policy_size.c;
- *   checks on the model  policy_check.c (references, cycles, defaults, instance_base),
- *                        policy_nesting.c (how one profile's paths nest).
- * policy_report.c and policy_suggest.c phrase the diagnostics; policy_view.c applies inheritance.
+ *   bytes -> node tree   read.c (the file, size, UTF-8), tree.c (libyaml events),
+ *                        syntax.c (libyaml's syntax errors, explained);
+ *   tree -> model        build.c (the top level, partitions), profile.c (profiles,
+ *                        polydirs, hide, env), mount.c (mounts), with the value readers of
+ *                        value.c, path.c and size.c;
+ *   checks on the model  check.c (references, cycles, defaults, instance_base),
+ *                        nesting.c (how one profile's paths nest).
+ * report.c and suggest.c phrase the diagnostics; view.c applies inheritance.
  */
 #ifndef ISO_POLICY_INT_H
 #define ISO_POLICY_INT_H
@@ -21,7 +21,7 @@
 #define MAX_NAME_LEN 64
 #define ESC_SLOTS 6
 
-/* --- the node tree (policy_tree.c) ------------------------------------------------------------ */
+/* --- the node tree (tree.c) ------------------------------------------------------------ */
 
 enum node_kind { NODE_SCALAR, NODE_MAP, NODE_SEQ };
 
@@ -63,12 +63,12 @@ void node_free(struct node *n);
 /* A plain ~, null or empty scalar: the value "nothing". */
 bool is_null(const struct node *n);
 
-/* policy_syntax.c: report why libyaml stopped, in the policy's terms. */
+/* syntax.c: report why libyaml stopped, in the policy's terms. */
 void report_syntax(struct ctx *c, const struct yaml_parser_s *y);
-/* policy_read.c: the line and column (in characters, as libyaml counts) of byte OFF. */
+/* read.c: the line and column (in characters, as libyaml counts) of byte OFF. */
 struct loc loc_of_offset(const char *buf, size_t len, size_t off);
 
-/* --- reporting (policy_report.c, policy_suggest.c) -------------------------------------------- */
+/* --- reporting (report.c, suggest.c) -------------------------------------------- */
 
 void error_at(struct ctx *c, struct loc at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -97,7 +97,7 @@ static inline size_t count_of(const char *const *list)
     return n;
 }
 
-/* --- reading values (policy_value.c, policy_path.c, policy_size.c) --------------------------- */
+/* --- reading values (value.c, path.c, size.c) --------------------------- */
 
 /* The text of scalar N, or NULL after reporting that WHAT was expected. */
 const char *want_scalar(struct ctx *c, const struct node *n, const char *what);
@@ -139,7 +139,7 @@ bool read_size(struct ctx *c, const char *s, struct loc at, bool percent_ok, str
 /* An octal mode: "0755", "755", "1777". */
 bool parse_mode(const char *s, unsigned *mode);
 
-/* --- from the tree to the model (policy_build.c, policy_profile.c, policy_mount.c) ----------- */
+/* --- from the tree to the model (build.c, profile.c, mount.c) ----------- */
 
 /* Read the whole tree into c->p. */
 void build_model(struct ctx *c, const struct node *root);
@@ -150,14 +150,14 @@ void read_profiles(struct ctx *c, const struct node *v);
 bool is_profile_key(const char *key);
 void read_mounts(struct ctx *c, const struct node *v, struct profile *pr);
 
-/* --- checks on the model (policy_check.c, policy_nesting.c) ---------------------------------- */
+/* --- checks on the model (check.c, nesting.c) ---------------------------------- */
 
 /* Check the rules that span the file; c->p is as read, and may hold errors already. */
 void check_model(struct ctx *c);
 /* Per profile: polydirs listed twice, and how its effective paths nest. */
 void check_profiles(struct ctx *c);
 
-/* --- the model (policy.c, policy_view.c) ------------------------------------------------------ */
+/* --- the model (policy.c, view.c) ------------------------------------------------------ */
 
 extern const char *const mount_type_names[];
 

@@ -1,5 +1,5 @@
-/* Profiles and what they hold besides mounts (policy_mount.c): polydirs, hidden paths and
- * environment variables, and the inherits reference, resolved by policy_check.c. */
+/* Profiles and what they hold besides mounts (mount.c): polydirs, hidden paths and
+ * environment variables, and the inherits reference, resolved by check.c. */
 #include "config.h"
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Loading a policy: the file, what must hold of its bytes before libyaml sees them (the size
- * limit, UTF-8), and the three passes: bytes to node tree (policy_tree.c), tree to model
- * (policy_build.c), checks on the model (policy_check.c). Every problem is reported, not just
+ * limit, UTF-8), and the three passes: bytes to node tree (tree.c), tree to model
+ * (build.c), checks on the model (check.c). Every problem is reported, not just
  * the first, and a policy with any error is not returned. */
 #include "config.h"
 

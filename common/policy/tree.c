@@ -1,6 +1,6 @@
 /* libyaml's events become a small tree of nodes, each with its position, refusing what the
  * format never uses: aliases, anchors, tags, several documents, deep nesting, NUL and control
- * characters. The readers of policy_build.c then walk the tree, not the event stream. */
+ * characters. The readers of build.c then walk the tree, not the event stream. */
 #include "config.h"
 
 #include <stdbool.h>
