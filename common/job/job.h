@@ -22,7 +22,7 @@
  *   epilog (root)    instance_job_cleanup() (store.h).
  *
  * A PAM session adopted into job N of uid U (mode=join) is job_session_open() with
- * {.job_id = N, .uid = U} and job_session_enter(); a login session given a profile
+ * {.job_id = N, .uid = U, .gid = G} and job_session_enter(); a login session given a profile
  * (mode=login) is the same with the profile asked for and an id of its own. */
 
 /* --- who: a user from NSS ------------------------------------------------------------------ */
@@ -86,7 +86,7 @@ struct job_session {
     bool isolate;           /* the processes must enter the namespace */
     bool allow_unisolated;  /* on_error: allow: run without isolation when that fails */
     int nsfd;               /* the pin, open; -1: none (the namespace is built on entering) */
-    struct policy *policy;  /* kept only when the namespace is to be built on entering */
+    struct policy *policy;  /* the policy loaded; its base is where the namespace is built */
     struct plan *plan;      /* the plan, when no prolog recorded one */
     struct job_state state; /* the decision; state.env is the environment to give */
 };
