@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/util.h"
+#include "job/job.h"
 #include "plan/plan.h"
 #include "policy/policy.h"
 
@@ -106,23 +107,14 @@ static int parse_u64(const char *s, uint64_t *v)
 /* Group names of USER from NSS, primary first, as a comma list. */
 static char *nss_groups(const struct passwd *pw)
 {
-    int n = 64;
-    gid_t *gids = NULL;
+    int n = 0;
+    gid_t *gids = identity_gids(pw->pw_name, pw->pw_gid, &n);
     char *out = NULL;
     size_t len = 0;
 
-    for (;;) {
-        gid_t *g = realloc(gids, n * sizeof(*g));
-        if (!g)
-            goto out;
-        gids = g;
-        int want = n;
-        if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &want) >= 0) {
-            n = want;
-            break;
-        }
-        n = want > n ? want : n * 2;
-    }
+    if (!gids)
+        return NULL;
+    /* A group NSS cannot name is shown by number: explain describes, it does not decide. */
     for (int i = 0; i < n; i++) {
         struct group *gr = getgrgid(gids[i]);
         char num[32];
@@ -239,7 +231,8 @@ out:
     return rc;
 }
 
-static int cmd_explain(int argc, char **argv)
+/* Fill A from explain's options; returns -1 to go on, else the exit code. */
+static int parse_explain(int argc, char **argv, struct explain_args *a)
 {
     static const struct option opts[] = {{"policy", required_argument, NULL, 'f'},
                                          {"user", required_argument, NULL, 'u'},
@@ -252,38 +245,37 @@ static int cmd_explain(int argc, char **argv)
                                          {"json", no_argument, NULL, 'J'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    struct explain_args a = {.policy = POLICY_DEFAULT_PATH};
-    int c, rc;
+    int c;
 
     while ((c = getopt_long(argc, argv, "f:u:g:p:P:j:U:m:Jh", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            a.policy = optarg;
+            a->policy = optarg;
             break;
         case 'u':
-            a.user = optarg;
+            a->user = optarg;
             break;
         case 'g':
-            free(a.groups);
-            a.groups = strdup(optarg);
+            free(a->groups);
+            a->groups = strdup(optarg);
             break;
         case 'p':
-            a.partition = optarg;
+            a->partition = optarg;
             break;
         case 'P':
-            a.profile = optarg;
+            a->profile = optarg;
             break;
         case 'j':
-            a.job_id = optarg;
+            a->job_id = optarg;
             break;
         case 'U':
-            a.uid = optarg;
+            a->uid = optarg;
             break;
         case 'm':
-            a.mem = optarg;
+            a->mem = optarg;
             break;
         case 'J':
-            a.json = 1;
+            a->json = 1;
             break;
         case 'h':
             usage(stdout);
@@ -292,6 +284,18 @@ static int cmd_explain(int argc, char **argv)
             usage(stderr);
             return EXIT_USAGE;
         }
+    }
+    return -1;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+    struct explain_args a = {.policy = POLICY_DEFAULT_PATH};
+    int rc = parse_explain(argc, argv, &a);
+
+    if (rc >= 0) {
+        free(a.groups);
+        return rc;
     }
     if (!a.user || optind != argc) {
         usage(stderr);

@@ -8,8 +8,105 @@
 #include <sys/types.h>
 
 #include "util/util.h"
+#include "policy/policy.h"
 #include "store/store.h"
 #include "plan/plan.h"
+
+/* Every front end (the SPANK plugin, a PAM session module, isolationctl) does the same few
+ * things with a job on a node, and none of them needs a Slurm header to do it:
+ *
+ *   prolog (root)    job_policy_load(), then job_begin(): plan, build, pin, record;
+ *   a step, or a     job_session_open() reads the decision and opens the pin (or plans, when no
+ *   PAM session      prolog ran), job_session_enter() enters the namespace (building it first if
+ *                    needed), job_session_close();
+ *   epilog (root)    instance_job_cleanup() (store.h).
+ *
+ * A PAM session adopted into job N of uid U (mode=join) is job_session_open() with
+ * {.job_id = N, .uid = U, .gid = G} and job_session_enter(); a login session given a profile
+ * (mode=login) is the same with the profile asked for and an id of its own. */
+
+/* --- who: a user from NSS ------------------------------------------------------------------ */
+
+/* A user's name and groups as the planner sees them (ID points into the other fields). */
+struct identity {
+    struct job_identity id;
+    char user[256];
+    char **names; /* group names, the given group first, no duplicates */
+    size_t nnames;
+};
+
+/* Look up UID's name and groups (GID first, then NSS's list for the user) from NSS: the same
+ * answer pam_namespace would get on a login node. A group that cannot be named fails the
+ * lookup, since group filters decide what a job may see. node_mem_bytes is the node's memory;
+ * mem_bytes is left 0. Call identity_free() after, whatever the result. */
+int identity_lookup(struct identity *b, uid_t uid, gid_t gid, uint32_t job_id, struct err *e);
+void identity_free(struct identity *b);
+
+/* USER's group ids from NSS, GID first (getgrouplist), grown until they all fit; *COUNT is set.
+ * NULL if out of memory or the list keeps growing. Free the result. */
+gid_t *identity_gids(const char *user, gid_t gid, int *count);
+
+/* --- what: the policy and the plan ---------------------------------------------------------- */
+
+/* Root mounts what the policy says: PATH and its directory must be root's and writable by root
+ * only. 0 if so (or if PATH is missing: loading reports that), -1 with a message naming the fix
+ * if not. */
+int job_policy_check_trust(const char *path, struct err *e);
+
+/* Load the policy at PATH (checking its trust first when running as root); on failure NULL with
+ * its first error, and how to see the rest, in E. */
+struct policy *job_policy_load(const char *path, struct err *e);
+
+/* What a front end knows about a job on this node. */
+struct job_request {
+    uint32_t job_id;
+    uid_t uid;
+    gid_t gid;
+    const char *partition; /* from a trusted source ("" for none); NULL: unknown, then only a
+                            * profile allowed everywhere is accepted */
+    const char *profile;   /* asked for by the user; NULL: the partition's default */
+    uint64_t mem_bytes;    /* the job's memory on this node; 0: unknown */
+    bool hold;             /* the caller is the job's extern step: it keeps the job alive */
+};
+
+/* Plan the job: its user's identity from NSS, its profile resolved, the plan built. */
+int job_plan(const struct policy *p, const struct job_request *r, struct plan **out, struct err *e);
+
+/* The prolog's work for job R, under policy P: open (and set up) the store, sweep what ended
+ * without an epilog, drop what an earlier job with this id left, plan, build and pin the
+ * namespace, and record the decision. A policy error never fails it: it is recorded and every
+ * task reports it. Failures are logged. Returns -1 only when the node cannot isolate jobs (the
+ * node should be drained), else 0. */
+int job_begin(const struct policy *p, const struct job_request *r);
+
+/* --- joining a job: a step's tasks, or a PAM session ---------------------------------------- */
+
+struct job_session {
+    struct job_request req; /* its strings are not used after job_session_open */
+    bool isolate;           /* the processes must enter the namespace */
+    bool allow_unisolated;  /* on_error: allow: run without isolation when that fails */
+    int nsfd;               /* the pin, open; -1: none (the namespace is built on entering) */
+    struct policy *policy;  /* the policy loaded; its base is where the namespace is built */
+    struct plan *plan;      /* the plan, when no prolog recorded one */
+    struct job_state state; /* the decision; state.env is the environment to give */
+};
+
+/* Get ready to join job R with the policy at POLICY_PATH: check the job's record against R's
+ * uid (dropping one an earlier job with this id left), read the decision and open the pin;
+ * without a record, or without a pin when the job is isolated, plan from R. Returns 0, or -1
+ * with the reason the job's processes must not run in E. Problems that do not stop them are
+ * logged. Call job_session_close() after, whatever the result. */
+int job_session_open(struct job_session *js, const char *policy_path, const struct job_request *r,
+                     struct err *e);
+
+/* Enter the job's namespace (if it is isolated), building and pinning it first if no one has
+ * (the store lock makes concurrent callers wait, then find the pin). Returns 0, or -1 with a
+ * message; the caller decides, with allow_unisolated, whether to go on without it. */
+int job_session_enter(struct job_session *js, struct err *e);
+
+void job_session_close(struct job_session *js);
+
+/* --- the building blocks -------------------------------------------------------------------- */
 
 /* A job on a node, from plan to pinned namespace: what the prolog does (and the first task, when
  * no prolog ran). Slurm-agnostic, so tests and tools drive the very code the plugin runs. */

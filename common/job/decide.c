@@ -1,0 +1,132 @@
+/* The decision for a job on a node: a trusted policy, a plan for the job, and what the prolog
+ * records for the job's steps (isolated, not, or the error every task must report). */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "job/job.h"
+
+/* Prologs look for jobs that ended without an epilog at most this often. */
+#define SWEEP_SECONDS 60
+
+int job_policy_check_trust(const char *path, struct err *e)
+{
+    char dir[4096];
+    struct stat st, ds;
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (stat(path, &st) < 0 || stat(slash ? dir : ".", &ds) < 0)
+        return 0; /* policy_load reports a missing file */
+    if (st.st_uid == 0 && !(st.st_mode & 022) && ds.st_uid == 0 && !(ds.st_mode & 022))
+        return 0;
+    return errprintf(e,
+                     "the isolation policy %s is not trusted: it and its directory must be owned "
+                     "by root and writable by root only (chown root; chmod go-w)",
+                     path);
+}
+
+struct policy *job_policy_load(const char *path, struct err *e)
+{
+    struct diag_list d;
+    struct policy *p;
+    char first[900] = "cannot be read";
+
+    if (geteuid() == 0 && job_policy_check_trust(path, e) < 0)
+        return NULL;
+    diag_list_init(&d, path);
+    p = policy_load(path, &d);
+    if (!p) {
+        for (size_t i = 0; i < d.count; i++)
+            if (d.v[i].severity == DIAG_ERROR) {
+                diag_format(&d, i, first, sizeof(first));
+                break;
+            }
+        errprintf(e, "the isolation policy is invalid: %s%s", first,
+                  d.errors > 1 ? " (and more: run isolationctl check)" : "");
+    }
+    diag_list_free(&d);
+    return p;
+}
+
+int job_plan(const struct policy *p, const struct job_request *r, struct plan **out, struct err *e)
+{
+    struct identity ib;
+    const char *profile;
+    int rc = identity_lookup(&ib, r->uid, r->gid, r->job_id, e);
+
+    ib.id.mem_bytes = r->mem_bytes;
+    if (rc == 0)
+        rc = profile_resolve(p, r->partition, r->profile, &profile, e);
+    if (rc == 0)
+        rc = plan_build(p, profile, &ib.id, out, e);
+    identity_free(&ib);
+    return rc;
+}
+
+/* Isolation failed: with on_error: allow the job runs without it, else its tasks report why. */
+static int setup_failed(struct instance_store *s, const struct policy *p,
+                        const struct job_request *r, const struct plan *plan, struct err *e)
+{
+    int errnum = errno;
+    char why[sizeof(e->text)];
+
+    log_error("job %" PRIu32 ": cannot isolate the job: %s", r->job_id, e->text);
+    if (p->on_error == ON_ERROR_ALLOW) {
+        job_record(s, r->job_id, r->uid, r->gid, plan->profile, NULL, plan);
+        return 0;
+    }
+    snprintf(why, sizeof(why), "cannot isolate the job: %.990s", e->text);
+    instance_job_remove(s, r->job_id, NULL);
+    job_record(s, r->job_id, r->uid, r->gid, plan->profile, why, NULL);
+    return job_is_node_fault(errnum) ? -1 : 0;
+}
+
+/* Plan, build and record: a policy error is recorded for the tasks, never returned. */
+static int decide(struct instance_store *s, const struct policy *p, const struct job_request *r)
+{
+    struct plan *plan = NULL;
+    struct err e;
+    int rc = 0;
+
+    if (job_plan(p, r, &plan, &e) < 0)
+        job_record(s, r->job_id, r->uid, r->gid, NULL, e.text, NULL);
+    else if (!plan->isolate)
+        job_record(s, r->job_id, r->uid, r->gid, plan->profile, NULL, plan);
+    else if (job_setup(s, r->job_id, plan, r->uid, r->gid, &e) < 0)
+        rc = setup_failed(s, p, r, plan, &e);
+    plan_free(plan);
+    return rc;
+}
+
+int job_begin(const struct policy *p, const struct job_request *r)
+{
+    struct instance_store *s;
+    struct err e;
+    int rc;
+
+    if (!(s = instance_store_open(p->instance_base, true, &e))) {
+        log_error("job %" PRIu32 ": %s; this node cannot isolate jobs", r->job_id, e.text);
+        return p->on_error == ON_ERROR_ALLOW ? 0 : -1;
+    }
+    if (instance_sweep_due(s, SWEEP_SECONDS) && instance_sweep(s, true, &e) < 0)
+        log_error("sweeping stale instances: %s", e.text);
+    /* A prolog runs once per job: what is already there was left by an earlier job that had
+     * this id (a crash, a controller that lost its state), and must not reach this one. */
+    if (instance_job_exists(s, r->job_id)) {
+        log_warn("job %" PRIu32 ": removing what an earlier job with this id left", r->job_id);
+        if (instance_job_discard(s, r->job_id, &e) < 0)
+            log_error("job %" PRIu32 ": %s", r->job_id, e.text);
+    }
+    rc = decide(s, p, r);
+    instance_store_close(s);
+    return rc;
+}

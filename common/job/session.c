@@ -1,0 +1,143 @@
+/* Joining a job on a node: what a step's tasks (or a PAM session adopted into the job) need
+ * from the prolog's decision, and entering the job's namespace. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "job/job.h"
+#include "ns/ns.h"
+
+/* A record this job did not make (a reused job id whose prolog Slurm skipped, or whose epilog
+ * never ran) is removed; the job's extern step then records itself as what keeps the job
+ * alive. */
+static void check_record(struct instance_store *s, const struct job_request *r)
+{
+    struct err e;
+    int rc = instance_job_drop_stale(s, r->job_id, r->uid, &e);
+
+    if (rc < 0)
+        log_error("job %" PRIu32 ": %s", r->job_id, e.text);
+    else if (rc > 0)
+        log_warn("job %" PRIu32 ": removed what an earlier job with this id left", r->job_id);
+    if (r->hold && instance_job_exists(s, r->job_id) && instance_job_hold(s, r->job_id, &e) < 0)
+        log_error("%s", e.text);
+}
+
+/* No usable record (no prolog ran for this job: the plugin was added while it ran): plan from
+ * what the caller knows; the namespace is built on entering. */
+static int plan_here(struct job_session *js, struct err *e)
+{
+    if (job_plan(js->policy, &js->req, &js->plan, e) < 0)
+        return -1;
+    js->isolate = js->plan->isolate;
+    for (char **v = js->state.env; v && *v; v++)
+        free(*v);
+    free(js->state.env);
+    js->state.env = job_env_strings(js->plan);
+    return 0;
+}
+
+/* The prolog does not know the job's memory, so it sized "N%" tmpfs instances from the node's;
+ * the job's first step sets them from the job's (job_resize_tmpfs: the rule for scope: user). */
+static void resize_tmpfs(struct job_session *js, struct instance_store *s)
+{
+    struct err e;
+
+    if (job_resize_tmpfs(s, js->req.job_id, js->state.uid, js->nsfd, js->state.resize,
+                         js->req.mem_bytes, &e) < 0)
+        log_warn("%s", e.text);
+}
+
+/* Follow the recorded decision: its error, its user, its profile, its pin. */
+static int follow_record(struct job_session *js, struct instance_store *s, struct err *e)
+{
+    const struct job_state *st = &js->state;
+    struct err ignored; /* a missing pin: the namespace is built on entering */
+
+    if (st->error[0])
+        return errprintf(e, "%s", st->error);
+    if (st->uid != js->req.uid)
+        return errprintf(e, "its recorded isolation belongs to another user (a reused job id?)");
+    if (js->req.profile && strcmp(js->req.profile, st->profile) != 0)
+        return errprintf(e,
+                         "this step asks for isolation profile \"%s\" but the job runs "
+                         "with \"%s\": the profile belongs to the job; submit a new job to "
+                         "change it",
+                         js->req.profile, st->profile);
+    if (!(js->isolate = st->isolated))
+        return 0;
+    if ((js->nsfd = instance_pin_open(s, js->req.job_id, &ignored)) >= 0) {
+        resize_tmpfs(js, s);
+        return 0;
+    }
+    return plan_here(js, e);
+}
+
+int job_session_open(struct job_session *js, const char *policy_path, const struct job_request *r,
+                     struct err *e)
+{
+    struct instance_store *s;
+    struct err ignored; /* without a record or a store, the caller's data decide */
+    int rc;
+
+    memset(js, 0, sizeof(*js));
+    js->nsfd = -1;
+    js->req = *r;
+    if (!(js->policy = job_policy_load(policy_path, e)))
+        return -1;
+    js->allow_unisolated = js->policy->on_error == ON_ERROR_ALLOW;
+    if ((s = instance_store_open(js->policy->instance_base, false, &ignored)))
+        check_record(s, r);
+    if (!s || instance_state_read(s, r->job_id, &js->state, &ignored) < 0)
+        rc = plan_here(js, e);
+    else
+        rc = follow_record(js, s, e);
+    instance_store_close(s);
+    js->req.partition = js->req.profile = NULL;
+    return rc;
+}
+
+/* The first process of a job without a prolog builds its namespace; the store lock makes the
+ * others wait and then find the pin. */
+static int build_here(struct job_session *js, struct err *e)
+{
+    struct instance_store *s;
+    const struct job_request *r = &js->req;
+    int rc = -1;
+
+    if (!js->plan)
+        return errprintf(e, "job %" PRIu32 ": no plan to build the namespace from", r->job_id);
+    s = instance_store_open(js->policy->instance_base, true, e);
+    if (s && job_setup(s, r->job_id, js->plan, r->uid, r->gid, e) == 0)
+        rc = js->nsfd = instance_pin_open(s, r->job_id, e);
+    instance_store_close(s);
+    return rc < 0 ? -1 : 0;
+}
+
+int job_session_enter(struct job_session *js, struct err *e)
+{
+    if (!js->isolate)
+        return 0;
+    if ((js->nsfd < 0 && build_here(js, e) < 0) || nsjob_enter(js->nsfd, e) < 0)
+        return -1;
+    close(js->nsfd);
+    js->nsfd = -1;
+    return 0;
+}
+
+void job_session_close(struct job_session *js)
+{
+    if (js->nsfd >= 0)
+        close(js->nsfd);
+    js->nsfd = -1;
+    job_state_clear(&js->state);
+    plan_free(js->plan);
+    policy_free(js->policy);
+    js->plan = NULL;
+    js->policy = NULL;
+}

@@ -1,0 +1,99 @@
+/* slurmstepd's side of the plugin: once per step (init_post_opt), then per task. The step
+ * reads the prolog's decision and opens the pin; each task enters the namespace (one setns). */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "isolation.h"
+
+/* Slurm's step id of a job's extern step (PrologFlags=Contain), from slurm.h. */
+#define EXTERN_STEP_ID 0xfffffffcU
+
+static void step_fail(uint32_t job_id, const char *why)
+{
+    snprintf(iso.error, sizeof(iso.error), "job %" PRIu32 ": %s; the job's tasks were not started",
+             job_id, why);
+}
+
+/* The job's memory on this node, in bytes; 0 when Slurm does not track memory. */
+static uint64_t job_mem_bytes(spank_t sp)
+{
+    uint64_t mb = 0;
+
+    if (spank_get_item(sp, S_JOB_ALLOC_MEM, &mb) != ESPANK_SUCCESS)
+        return 0;
+    return mb * 1024 * 1024;
+}
+
+/* Without a prolog's record the partition is not trusted here (r.partition NULL), so only
+ * profiles allowed everywhere are accepted. */
+static void step_prepare(spank_t sp)
+{
+    struct job_request r = {0};
+    uint32_t step = 0;
+    struct err e;
+
+    if (plugin_get_job(sp, &r.job_id, &r.uid, &r.gid) < 0)
+        return step_fail(0, "cannot identify the job");
+    r.profile = iso.requested[0] ? iso.requested : NULL;
+    r.mem_bytes = job_mem_bytes(sp);
+    r.hold = spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == EXTERN_STEP_ID;
+    if (job_session_open(&iso.js, iso.policy_path, &r, &e) < 0)
+        step_fail(r.job_id, e.text);
+}
+
+int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
+{
+    char *optarg = NULL;
+
+    if (spank_context() != S_CTX_REMOTE || iso.error[0])
+        return 0;
+    if (!iso.requested[0] &&
+        spank_option_getopt(sp, &isolation_option, &optarg) == ESPANK_SUCCESS && optarg)
+        snprintf(iso.requested, sizeof(iso.requested), "%s", optarg);
+    step_prepare(sp);
+    return 0;
+}
+
+int slurm_spank_user_init(spank_t sp, int ac, char **av)
+{
+    if (iso.error[0])
+        return 0;
+    for (char **v = iso.js.state.env; v && *v; v++) {
+        char *eq = strchr(*v, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        if (spank_setenv(sp, *v, eq + 1, 1) != ESPANK_SUCCESS)
+            log_error("cannot set %s in the job's environment", *v);
+        *eq = '=';
+    }
+    return 0;
+}
+
+int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)
+{
+    struct err e;
+
+    if (iso.error[0]) {
+        log_error("%s", iso.error);
+        return -1;
+    }
+    if (job_session_enter(&iso.js, &e) < 0) {
+        if (iso.js.allow_unisolated) {
+            log_warn("running the task without isolation (on_error: allow): %s", e.text);
+            return 0;
+        }
+        log_error("cannot isolate the task: %s; the task was not started", e.text);
+        return -1;
+    }
+    return 0;
+}
+
+int slurm_spank_exit(spank_t sp, int ac, char **av)
+{
+    job_session_close(&iso.js);
+    return 0;
+}
