@@ -55,4 +55,43 @@ printf '%s\n' 'big.yaml: the policy is 1048577 bytes, more than the 1 MiB limit 
 cd "$tmp/big" && golden big.yaml 1 "$tmp/want-big"
 cd "$top_srcdir" || bail_out "cannot cd back to $top_srcdir"
 
+# Warnings about how this host mounts the instance base, each with its mount made in a private
+# mount namespace (unshare -m), so the host's mounts are untouched.
+if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
+    skip "the instance base's mount: needs root and unshare -m"
+else
+    mkdir "$tmp/m"
+    cat >"$tmp/mount.yaml" <<EOF
+# The instance base under a mount the test makes; /var/tmp is on disk (twice), /dev/shm not.
+version: 1
+instance_base: $tmp/m/base
+default_profile: p
+allowed_profiles: [p, q]
+profiles:
+  p:
+    polydirs:
+      - {path: /var/tmp}
+      - {path: /dev/shm, backing: tmpfs}
+  q:
+    polydirs: [{path: /var/tmp, scope: user}]
+EOF
+    grep -v 'path: /var/tmp' "$tmp/mount.yaml" | sed 's/^  q:$/  q: {}/' >"$tmp/mount-tmpfs.yaml"
+    # mounted OPTIONS FILE: check FILE with a tmpfs mounted with OPTIONS on $tmp/m.
+    mounted() {
+        unshare -m sh -c 'mount -t tmpfs -o "$1" isotest "$2" && exec "$3" check "$4"' \
+            sh "$1" "$tmp/m" "$ctl" "$2" >/dev/null
+    }
+    base="instance_base \"$tmp/m/base\""
+    is "$(mounted ro,nosuid,nodev "$tmp/mount.yaml" 2>&1)" \
+        "$tmp/mount.yaml:3:16: warning: $base is on a read-only mount on this host (the tmpfs on $tmp/m): the prolog cannot make the jobs' instances there and this node cannot isolate jobs; mount it read-write, or choose an instance_base on a writable local file system" \
+        "an instance base on a read-only mount: the prolog cannot work there"
+    is "$(mounted noexec "$tmp/mount.yaml" 2>&1)" \
+        "$tmp/mount.yaml:9:9: warning: programs and scripts in /var/tmp cannot run in jobs on this host: its instances live in $base, on a noexec mount (the tmpfs on $tmp/m); if that is not intended, remount it without noexec or choose an instance_base on a file system mounted without it" \
+        "an instance base on a noexec mount: said once for /var/tmp, at its first entry"
+    is "$(mounted noexec "$tmp/mount-tmpfs.yaml" 2>&1)" "" \
+        "an instance base on a noexec mount, without disk polydirs: nothing to say"
+    is "$(mounted nosuid,nodev "$tmp/mount.yaml" 2>&1)" "" \
+        "an instance base on a nosuid,nodev mount: nothing to say"
+fi
+
 done_testing

@@ -139,4 +139,45 @@ int quota_remove_at(int dirfd, const char *name, struct err *e);
  * project limit behind. Keeps going after an error and reports the first. */
 int quota_remove_instances_in(int dirfd, const char *name, struct err *e);
 
+/* The mount table, as libmount reads it from /proc/self/mountinfo: this process's mount
+ * namespace. For isolationctl check's host warnings, the store's sweep, the namespace builder. */
+
+/* One mount. The strings are owned (mount_info_clear) and never NULL ("" when absent). */
+struct mount_info {
+    int id;                    /* the mount id: mountinfo's first field, statx's stx_mnt_id */
+    int parent_id;             /* the mount it is on */
+    size_t index;              /* its place in the table: mounts on one target come in the order
+                                * they were mounted, the last one on top */
+    char *target;              /* where it is mounted, as the table writes it */
+    char *fstype;              /* "ext4", "nfs4", "tmpfs", "nsfs", ... */
+    char *source;              /* "/dev/sda1", "server:/export", "tmpfs", ... */
+    char *root;                /* what of its file system it shows: "/" unless a bind */
+    char *vfs_options;         /* this mount's options: "rw,nosuid,nodev,relatime" */
+    char *fs_options;          /* its file system's (shared by every bind): "rw,size=1024k" */
+    unsigned long flags;       /* MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, ... of vfs_options */
+    unsigned long propagation; /* MS_SHARED, MS_SLAVE (both: a slave that is also shared),
+                                * MS_UNBINDABLE; 0 for a private mount */
+    bool network;              /* libmount counts fstype as a network file system (nfs, ...) */
+};
+
+/* The mount that holds PATH (absolute): the one on top at PATH's own mount point, found by the
+ * mount id of PATH or, when PATH does not exist yet, of its nearest existing parent. A symlink
+ * as the last component is not followed. Returns 0, or -1 with E saying why (MI then holds
+ * nothing to clear). */
+int mount_find(const char *path, struct mount_info *mi, struct err *e);
+void mount_info_clear(struct mount_info *mi);
+
+struct mount_list {
+    struct mount_info *v;
+    size_t n;
+};
+
+/* Every mount whose target is DIR or lies below it (DIR absolute, normalised, no trailing /, as
+ * the table writes targets; "/" lists all), sorted by target, mounts on one target in the order
+ * they were mounted: a mount comes before the ones on top of it and below it, so walking L
+ * backwards unmounts children first. Read once: what is mounted or unmounted afterwards is not
+ * seen. Returns 0 (L may be empty), or -1 with E saying why (L then holds nothing). */
+int mount_list_under(const char *dir, struct mount_list *l, struct err *e);
+void mount_list_free(struct mount_list *l);
+
 #endif

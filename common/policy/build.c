@@ -137,6 +137,7 @@ static void read_instance_base(struct ctx *c, const struct node *v)
 
     c->base_written = true;
     c->base_loc = v->loc;
+    c->p->base_loc = v->loc;
     free(c->p->instance_base);
     c->p->instance_base = base;
 }

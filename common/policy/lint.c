@@ -1,6 +1,7 @@
 /* Checks of a valid policy against the host it is checked on: names the name service does not
- * know, paths missing here, and profiles nothing can select are warnings, since a policy may be
- * written for nodes that differ from the host running isolationctl. A hidden path or bind source
+ * know, paths missing here, profiles nothing can select, and an instance base on a read-only or
+ * noexec mount are warnings, since a policy may be written for nodes that differ from the host
+ * running isolationctl. A hidden path or bind source
  * under a directory others may write is an error: the prolog refuses it on such a node. */
 #include "config.h"
 
@@ -9,6 +10,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "policy_int.h"
@@ -198,6 +200,60 @@ static void lint_disk_sizes(const struct policy *p, struct diag_list *d)
         }
 }
 
+/* A disk polydir with the path of polydir J of profile I comes earlier in the policy. */
+static bool seen_disk_polydir(const struct policy *p, size_t i, size_t j)
+{
+    const char *path = p->profiles[i].polydirs[j].path;
+
+    for (size_t k = 0; k <= i; k++)
+        for (size_t l = 0; l < (k == i ? j : p->profiles[k].npolydirs); l++)
+            if (p->profiles[k].polydirs[l].backing == BACKING_DISK &&
+                strcmp(p->profiles[k].polydirs[l].path, path) == 0)
+                return true;
+    return false;
+}
+
+/* A disk polydir's instances are directories in the instance base, bound into the job: a bind
+ * keeps the flags of the mount it comes from, so on a noexec base nothing in them can run. Said
+ * once per path, at its first entry. */
+static void lint_noexec_polydirs(const struct policy *p, const struct mount_info *mi,
+                                 struct diag_list *d)
+{
+    for (size_t i = 0; i < p->nprofiles; i++)
+        for (size_t j = 0; j < p->profiles[i].npolydirs; j++) {
+            const struct polydir *pd = &p->profiles[i].polydirs[j];
+            if (pd->backing != BACKING_DISK || seen_disk_polydir(p, i, j))
+                continue;
+            diag_add(d, DIAG_WARNING, pd->loc.line, pd->loc.col,
+                     "programs and scripts in %s cannot run in jobs on this host: its instances "
+                     "live in instance_base \"%s\", on a noexec mount (the %s on %s); if that "
+                     "is not intended, remount it without noexec or choose an instance_base on a "
+                     "file system mounted without it",
+                     pd->path, p->instance_base, mi->fstype, mi->target);
+        }
+}
+
+/* How this host mounts the instance base. A mount table that cannot be read here (a parent
+ * others may not search, when check is not run as root) says nothing. */
+static void lint_base_mount(const struct policy *p, struct diag_list *d)
+{
+    struct mount_info mi;
+    struct err e;
+
+    if (!p->instance_base || mount_find(p->instance_base, &mi, &e) < 0)
+        return;
+    if (mi.flags & MS_RDONLY)
+        diag_add(d, DIAG_WARNING, p->base_loc.line, p->base_loc.col,
+                 "instance_base \"%s\" is on a read-only mount on this host (the %s on %s): "
+                 "the prolog cannot make the jobs' instances there and this node cannot isolate "
+                 "jobs; mount it read-write, or choose an instance_base on a writable local file "
+                 "system",
+                 p->instance_base, mi.fstype, mi.target);
+    else if (mi.flags & MS_NOEXEC)
+        lint_noexec_polydirs(p, &mi, d);
+    mount_info_clear(&mi);
+}
+
 void policy_lint(const struct policy *p, struct diag_list *d)
 {
     if (!p)
@@ -206,6 +262,7 @@ void policy_lint(const struct policy *p, struct diag_list *d)
     lint_names(p, d, false);
     lint_unused_profiles(p, d);
     lint_disk_sizes(p, d);
+    lint_base_mount(p, d);
     for (size_t i = 0; i < p->nprofiles; i++) {
         struct profile_view *v = profile_view_get(p, p->profiles[i].name);
         for (size_t j = 0; j < p->profiles[i].nmounts; j++)

@@ -1,9 +1,13 @@
 /* Mount entries: bind, symlink, tmpfs and dir, with their options and their groups: and users:
- * filters. An entry is judged by its type, so the keys are gathered first and read after. */
+ * filters. An entry is judged by its type, so the keys are gathered first and read after.
+ * Option strings are split by libmount, and the flags they set come from its Linux option map;
+ * which options an entry takes, and every message, are the policy language's own. */
 #include "config.h"
 
+#include <libmount/libmount.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "util/util.h"
 #include "policy/policy.h"
@@ -64,10 +68,6 @@ static void bind_option(struct ctx *c, struct loc at, const char *opt, struct mo
     for (size_t i = 0; known[i]; i++) {
         if (strcmp(opt, known[i]) == 0) {
             *seen |= 1u << i;
-            if (i == 0)
-                m->flags |= MOUNT_OPT_RO;
-            if (i == 4)
-                m->flags |= MOUNT_OPT_NOEXEC;
             return;
         }
     }
@@ -99,7 +99,6 @@ static void fs_option(struct ctx *c, struct loc at, const char *opt, struct moun
         read_size(c, opt + 5, at, false, &m->size);
     } else if (tmpfs && strcmp(opt, "noexec") == 0) {
         bit = 4;
-        m->flags |= MOUNT_OPT_NOEXEC;
     } else if (tmpfs && (strcmp(opt, "nosuid") == 0 || strcmp(opt, "nodev") == 0)) {
         return;
     } else {
@@ -113,11 +112,48 @@ static void fs_option(struct ctx *c, struct loc at, const char *opt, struct moun
     *seen |= bit;
 }
 
+/* Judge each option of S as libmount splits it (NAME or NAME=VALUE between commas; it skips
+ * empty items, which read_options has reported). An option is shown as written. */
+static void judge_options(struct ctx *c, struct loc at, const char *s, struct mount_entry *m,
+                          unsigned *seen)
+{
+    char *copy = dup_str(c, s), *opt = dup_str(c, s), *rest = copy, *name, *value;
+    size_t nlen, vlen;
+
+    while (copy && opt && mnt_optstr_next_option(&rest, &name, &nlen, &value, &vlen) == 0) {
+        size_t len = value ? (size_t)(value + vlen - name) : nlen;
+        memcpy(opt, name, len);
+        opt[len] = '\0';
+        if (m->type == MOUNT_BIND)
+            bind_option(c, at, opt, m, seen);
+        else
+            fs_option(c, at, opt, m, seen);
+    }
+    free(copy);
+    free(opt);
+}
+
+/* The flags an entry's options set, from libmount's Linux option map (ro is MS_RDONLY, noexec
+ * MS_NOEXEC): ro for a bind, noexec for a bind or a tmpfs. */
+static unsigned option_flags(const char *s, enum mount_type type)
+{
+    const struct libmnt_optmap *linux_map = mnt_get_builtin_optmap(MNT_LINUX_MAP);
+    unsigned long ms = 0;
+    unsigned flags = 0;
+
+    if (!linux_map || mnt_optstr_get_flags(s, &ms, linux_map) < 0)
+        return 0;
+    if (type == MOUNT_BIND && (ms & MS_RDONLY))
+        flags |= MOUNT_OPT_RO;
+    if (type != MOUNT_DIR && (ms & MS_NOEXEC))
+        flags |= MOUNT_OPT_NOEXEC;
+    return flags;
+}
+
 static void read_options(struct ctx *c, const struct node *v, struct mount_entry *m)
 {
     const char *s = want_scalar(c, v, "a comma-separated string of options such as \"ro,noexec\"");
     unsigned seen = 0;
-    char *copy, *save = NULL;
 
     if (!s || !(m->options = dup_str(c, s)))
         return;
@@ -125,17 +161,16 @@ static void read_options(struct ctx *c, const struct node *v, struct mount_entry
         error_at(c, v->loc, "options is empty; remove it for the defaults");
         return;
     }
-    if (!(copy = dup_str(c, s)))
-        return;
     if (s[0] == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,"))
         error_at(c, v->loc, "empty option in \"%s\" (stray comma?)", esc(c, s));
-    for (char *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-        if (m->type == MOUNT_BIND)
-            bind_option(c, v->loc, opt, m, &seen);
-        else
-            fs_option(c, v->loc, opt, m, &seen);
+    /* libmount would read "a,b" in quotes as one option and drop an unclosed quote's text. */
+    if (strchr(s, '"')) {
+        error_at(c, v->loc, "options \"%s\" hold a double quote; no option takes a quoted value",
+                 esc(c, s));
+        return;
     }
-    free(copy);
+    judge_options(c, v->loc, s, m, &seen);
+    m->flags = option_flags(s, m->type);
     if (m->type == MOUNT_BIND && (seen & 3) == 3)
         error_at(c, v->loc, "options \"%s\" ask for both ro and rw; keep one", esc(c, s));
 }

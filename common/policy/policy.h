@@ -120,6 +120,7 @@ struct policy {
     char *file;
     int version;
     char *instance_base;
+    struct loc base_loc; /* where instance_base is written; line 0 for the default */
     enum on_error on_error;
     char *default_profile;
     struct loc default_loc;
@@ -165,7 +166,8 @@ struct profile_view *profile_view_get(const struct policy *p, const char *name);
 void profile_view_free(struct profile_view *v);
 
 /* Checks that need the host (NSS, the file system); each finding is a warning in DIAGS:
- * an unknown group or user name, a profile that nothing allows, a bind source missing here. */
+ * an unknown group or user name, a profile that nothing allows, a bind source missing here,
+ * an instance base on a read-only or noexec mount. */
 void policy_lint(const struct policy *p, struct diag_list *diags);
 
 const char *backing_name(enum backing b);
