@@ -356,6 +356,75 @@ static void test_parents(struct instance_store *s)
 }
 
 /* The size of the tmpfs at PATH as a job of the namespace open on NSFD sees it. */
+/* --- other bases' pins ------------------------------------------------------------------- */
+
+static char store_dir[1024];
+
+/* mountinfo writes a space, tab, newline and backslash in a path as \ooo. */
+static bool unescape(char *s)
+{
+    char *w = s;
+
+    for (char *r = s; *r; w++)
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 4;
+        } else {
+            *w = *r++;
+        }
+    *w = '\0';
+    return true;
+}
+
+static void no_other_records(void)
+{
+    char line[4096];
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    size_t n = strlen(store_dir);
+    int others = 0;
+
+    while (f && fgets(line, sizeof(line), f)) {
+        char target[2048];
+        if (sscanf(line, "%*s %*s %*s %*s %2047s", target) == 1 &&
+            unescape(target) && strncmp(target, store_dir, n) == 0 && target[n] == '/' &&
+            strcmp(target, records) != 0) {
+            check(0, target);
+            others++;
+        }
+    }
+    if (f)
+        fclose(f);
+    check(f && others == 0, "no record of another base is mounted here (no other job's pin)");
+}
+
+/* A base an earlier policy used keeps its records (and their pins) beside the current one's:
+ * a new job's namespace must not hold a copy of them, or those namespaces never go. */
+static void test_other_base(struct instance_store *s, struct plan *plan)
+{
+    char base2[600];
+    struct instance_store *s2;
+    struct err e;
+    int nsfd;
+
+    snprintf(base2, sizeof(base2), "%s/base2", D);
+    if (!ok((s2 = instance_store_open(base2, true, &e)) != NULL, "a second base opens")) {
+        diag("%s", e.text);
+        return;
+    }
+    ok(job_setup(s2, 21, plan, UID, UID, &e) == 0, "a job is set up in the second base");
+    snprintf(store_dir, sizeof(store_dir), "%.*s", (int)(strrchr(records, '/') - records),
+             records);
+    if (ok(job_setup(s, 22, plan, UID, UID, &e) == 0, "a job is set up in the first base") &&
+        (nsfd = instance_pin_open(s, 22, &e)) >= 0) {
+        in_namespace(nsfd, no_other_records);
+        close(nsfd);
+    }
+    ok(instance_job_remove(s, 22, &e) == 0 && instance_job_remove(s2, 21, &e) == 0,
+       "both jobs are removed");
+    instance_store_close(s2);
+}
+
 static uint64_t size_inside(int nsfd, const char *path)
 {
     int fds[2];
@@ -547,6 +616,10 @@ int main(void)
     snprintf(records, sizeof(records), "%s", instance_store_records(s));
     test_build(s);
     sched_setaffinity(0, sizeof(all), &all);
+    {
+        struct plan *plan = make_plan();
+        test_other_base(s, plan);
+    }
     test_refusals(s);
     test_parents(s);
     test_user_tmpfs_size(s);

@@ -253,12 +253,39 @@ static int hide_store_dir(const char *path, const char *what, struct err *e)
     return rc;
 }
 
+/* The records of every instance base the node has used sit side by side in one directory
+ * (RUNDIR/store): an earlier policy's base has jobs, pins and user tmpfs instances there too.
+ * Detach them all here, read from the mount table, children first. */
+static int detach_all_records(const char *records, struct err *e)
+{
+    char store[PATH_MAX];
+    struct mount_list l;
+    const char *slash = strrchr(records, '/');
+    int rc = 0;
+
+    if (!slash || slash == records)
+        return 0;
+    snprintf(store, sizeof(store), "%.*s", (int)(slash - records), records);
+    if (mount_list_under(store, &l, e) < 0)
+        return -1;
+    for (size_t i = l.n; i-- > 0 && rc == 0;)
+        if (umount2(l.v[i].target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
+            errno != ENOENT)
+            rc = errprintf_errno(e, errno, "cannot detach %s", l.v[i].target);
+    mount_list_free(&l);
+    return rc;
+}
+
 /* The records hold every job's pin: a copy of them here would keep those namespaces alive. */
 static int hide_store(struct builder *b, struct err *e)
 {
     if (hide_store_dir(b->r->instance_base, "instance base", e) < 0)
         return -1;
-    return b->r->records ? hide_store_dir(b->r->records, "instance records", e) : 0;
+    if (!b->r->records)
+        return 0;
+    if (detach_all_records(b->r->records, e) < 0)
+        return -1;
+    return hide_store_dir(b->r->records, "instance records", e);
 }
 
 /* PATH is DIR or lies below it (both clean and absolute). */
