@@ -44,6 +44,19 @@ static void step_prepare(spank_t sp)
         step_fail(r.job_id, e.text);
 }
 
+/* slurmstepd makes each step's PMIx client directory in SLURM_PMIX_TMPDIR (else mpi.conf's
+ * PMIxCliTmpDirBase, else TmpFS, /tmp) before the tasks start, and tells them its path: in the
+ * node's /tmp the tasks, inside the job's namespace, would not find it (Open MPI over PMIx 5
+ * then fails in MPI_Init). The job's shared directory is at one path in both views. Set here,
+ * before slurmstepd reads it. */
+static void step_share(spank_t sp)
+{
+    if (iso.error[0] || !iso.js.share[0])
+        return;
+    if (spank_setenv(sp, "SLURM_PMIX_TMPDIR", iso.js.share, 1) != ESPANK_SUCCESS)
+        log_error("cannot set SLURM_PMIX_TMPDIR in the step's environment");
+}
+
 int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 {
     char *optarg = NULL;
@@ -54,6 +67,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
         spank_option_getopt(sp, &isolation_option, &optarg) == ESPANK_SUCCESS && optarg)
         snprintf(iso.requested, sizeof(iso.requested), "%s", optarg);
     step_prepare(sp);
+    step_share(sp);
     return 0;
 }
 

@@ -99,9 +99,17 @@ if reason=$(cluster_can_mpi); then
     mpi=$(run_as isoA srun -Q --mpi=pmix -n2 "$prog" </dev/null 2>&1)
     like "$mpi" 'sum=3' "an Open MPI allreduce over 2 ranks gives the right sum under isolation"
     unlike "$mpi" 'shared memory|system call failed' "...with no shared-memory warning"
+    # slurmstepd makes the step's PMIx client directory before the tasks enter the namespace: in
+    # the job's shared directory, which they see at the same path, not in the node's /tmp.
+    share="$CLUSTER_DIR/isolation/job/[0-9]+/slurm-pmix"
+    pmix=$(run_as isoA srun -Q --mpi=pmix -n1 sh -c 'echo "dir=$SLURM_PMIX_TMPDIR"
+        ls -d "$SLURM_PMIX_TMPDIR"/spmix_appdir_* /tmp/spmix_appdir_* 2>/dev/null; true' </dev/null 2>&1)
+    like "$pmix" "dir=$share\$" "the step's SLURM_PMIX_TMPDIR is the job's shared directory"
+    like "$pmix" "^$share/spmix_appdir_$(id -u isoA)_[0-9]+\.0\$" \
+        "...where slurmstepd made the step's PMIx client directory, reached inside the namespace"
+    unlike "$pmix" '^/tmp/spmix_appdir' "...and none is in the job's /tmp"
 else
-    skip "MPI: $reason"
-    skip "MPI: $reason"
+    for _ in 1 2 3 4 5; do skip "MPI: $reason"; done
 fi
 
 # --- sizes --------------------------------------------------------------------------------------

@@ -81,6 +81,24 @@ static bool is_empty_dir(const char *p)
     return n == 0;
 }
 
+/* P holds exactly one entry, NAME. */
+static bool only_entry(const char *p, const char *name)
+{
+    DIR *d = opendir(p);
+    struct dirent *de;
+    int n = 0, found = 0;
+
+    if (!d)
+        return false;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            n++;
+            found += strcmp(de->d_name, name) == 0;
+        }
+    closedir(d);
+    return n == 1 && found == 1;
+}
+
 static int try_create(const char *p)
 {
     int fd = open(p, O_WRONLY | O_CREAT, 0644);
@@ -131,7 +149,18 @@ static void inside_checks(void)
     check(is_empty_dir(p), "a hidden path is empty");
     path_at(p, sizeof(p), "hideme/x");
     check(try_create(p) == EROFS, "a hidden path is read-only");
-    check(is_empty_dir(base), "the instance base is covered: no other job is reachable");
+    snprintf(p, sizeof(p), "%s/job", base);
+    check(only_entry(base, "job") && only_entry(p, "7"),
+          "the instance base is covered: no other job is reachable");
+    snprintf(p, sizeof(p), "%s/job/7", base);
+    check(only_entry(p, INSTANCE_SHARE_NAME), "...but for the job's shared directory");
+    snprintf(p, sizeof(p), "%s/new", base);
+    check(try_create(p) == EROFS, "the base's cover is read-only");
+    snprintf(p, sizeof(p), "%s/job/7/%s/from-host", base, INSTANCE_SHARE_NAME);
+    check(read_file(p, buf, sizeof(buf)) && strcmp(buf, "slurmstepd") == 0,
+          "the shared directory is the host's, at the same path");
+    snprintf(p, sizeof(p), "%s/job/7/%s/from-job", base, INSTANCE_SHARE_NAME);
+    check(write_file(p, "task") == 0, "...and takes writes");
     check(is_empty_dir(records), "its records are covered: no other job's pin is held here");
     path_at(p, sizeof(p), "shared/late/file");
     check(read_file(p, buf, sizeof(buf)) != NULL,
@@ -235,8 +264,14 @@ static void test_build(struct instance_store *s)
     path_at(p, sizeof(p), "shared/late/file");
     write_file(p, "x");
 
+    snprintf(p, sizeof(p), "%s/job/7/%s/from-host", base, INSTANCE_SHARE_NAME);
+    write_file(p, "slurmstepd");
     in_namespace(nsfd, inside_checks);
     close(nsfd);
+    snprintf(p, sizeof(p), "%s/job/7/%s/from-job", base, INSTANCE_SHARE_NAME);
+    is_str(read_file(p, buf, sizeof(buf)), "task", "what the job writes there is the host's too");
+    ok(instance_job_share_path(s, 7, p, sizeof(p)) == 0 && strstr(p, "/job/7/slurm-pmix"),
+       "the store names the shared directory");
 
     snprintf(p, sizeof(p), "%s/job/7/tmp/hello", base);
     is_str(read_file(p, buf, sizeof(buf)), "from the job", "the job's /tmp is its instance");

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,7 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
     char(*paths)[512] = calloc(plan->npolydirs + 1, sizeof(*paths));
     const char **ptrs = calloc(plan->npolydirs + 1, sizeof(*ptrs));
     mode_t *modes = calloc(plan->npolydirs + 1, sizeof(*modes));
+    char share[PATH_MAX];
     int rc = -1, pin;
 
     if (!paths || !ptrs || !modes) {
@@ -95,7 +97,8 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
         rc = pinned_for(s, job_id, uid, e);
         goto unlock;
     }
-    if (make_instances(s, &job, plan, uid, gid, paths, modes, e) < 0)
+    if (make_instances(s, &job, plan, uid, gid, paths, modes, e) < 0 ||
+        instance_job_share(s, job_id, share, sizeof(share), e) < 0)
         goto unlock;
     for (size_t i = 0; i < plan->npolydirs; i++)
         ptrs[i] = paths[i];
@@ -106,6 +109,7 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
                            .gid = gid,
                            .instance_base = instance_store_path(s),
                            .records = instance_store_records(s),
+                           .share = share,
                            .pin_dirfd = job.dirfd,
                            .pin_name = "ns"};
     if (nsjob_build(&r, e) < 0)

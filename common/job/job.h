@@ -89,6 +89,8 @@ struct job_session {
     struct policy *policy;  /* the policy loaded; its base is where the namespace is built */
     struct plan *plan;      /* the plan, when no prolog recorded one */
     struct job_state state; /* the decision; state.env is the environment to give */
+    char share[4096];       /* the job's shared directory (store.h), where the step's PMIx
+                             * client directory goes; "" when the job has none */
 };
 
 /* Get ready to join job R with the policy at POLICY_PATH: check the job's record against R's

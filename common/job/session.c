@@ -73,6 +73,8 @@ static int follow_record(struct job_session *js, struct instance_store *s, struc
         return 0;
     if ((js->nsfd = instance_pin_open(s, js->req.job_id, &ignored)) >= 0) {
         resize_tmpfs(js, s);
+        if (instance_job_share_path(s, js->req.job_id, js->share, sizeof(js->share)) < 0)
+            js->share[0] = '\0';
         return 0;
     }
     return plan_here(js, e);

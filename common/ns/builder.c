@@ -25,8 +25,10 @@ struct builder {
     const struct ns_request *r;
     int base;     /* the instance base, opened inside the new namespace */
     int *sources; /* per plan mount: the bind source opened before any mount, or -1 */
-    uint64_t own[MAX_OWN_MOUNTS]; /* mount ids of the tmpfs mounts the policy made */
+    uint64_t own[MAX_OWN_MOUNTS + 1]; /* mount ids of the tmpfs mounts the policy made (and the
+                                       * base's cover, in which the shared directory is kept) */
     size_t nown;
+    int share; /* a clone of the job's shared directory, made before any mount, or -1 */
 };
 
 /* Open the parent of PATH, which must lie in a tmpfs B made (created there as needed), and copy
@@ -253,6 +255,66 @@ static int hide_store_dir(const char *path, const char *what, struct err *e)
     return rc;
 }
 
+/* The shared directory is cloned while the base is still mounted: the cover detaches it. */
+static int clone_share(struct builder *b, struct err *e)
+{
+    struct mount_attr attr = {.attr_set = mount_attrs(false, true)};
+    int fd = safe_resolve(b->r->share, 0, NULL, e);
+
+    if (fd < 0)
+        return -1;
+    b->share = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    close(fd);
+    if (b->share < 0)
+        return errprintf_errno(e, errno, "cannot clone %s", b->r->share);
+    if (mount_setattr(b->share, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+        return errprintf_errno(e, errno, "cannot set the flags of %s", b->r->share);
+    return 0;
+}
+
+/* Make the cover of the base (open on FD) read-only, not what is mounted in it. */
+static int cover_readonly(int fd, const char *base, struct err *e)
+{
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+
+    if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+        return errprintf_errno(e, errno, "cannot make the cover of %s read-only", base);
+    return 0;
+}
+
+/* The base is covered like the records, except for the job's shared directory, bound back at its
+ * own path for slurmstepd's PMIx directories: the cover is root's, 0711, read-only once the bind
+ * is in; the directories on the way are made in it. */
+static int cover_base_but_share(struct builder *b, struct err *e)
+{
+    const char *base = b->r->instance_base;
+    char name[NAME_MAX + 1];
+    int fd, parent = -1, target = -1, rc = -1;
+
+    if (umount2(base, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
+        return errprintf_errno(e, errno, "cannot detach the instance base %s", base);
+    if ((fd = safe_resolve(base, 0, NULL, e)) < 0)
+        return -1;
+    rc = tmpfs_fd(fd, 65536, 0711, 0, 0, false, true, &b->own[b->nown++], base, e);
+    close(fd);
+    if (rc < 0 || (parent = open_parent(b, b->r->share, name, sizeof(name), e)) < 0)
+        return -1;
+    rc = -1;
+    if (mkdirat(parent, name, 0711) < 0 && errno != EEXIST)
+        errprintf_errno(e, errno, "cannot make %s in the cover of the base", b->r->share);
+    else if ((target = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        errprintf_errno(e, errno, "cannot open %s in the cover of the base", b->r->share);
+    else if (attach(b->share, target, NULL, b->r->share, e) == 0 &&
+             (fd = safe_resolve(base, 0, NULL, e)) >= 0) {
+        rc = cover_readonly(fd, base, e);
+        close(fd);
+    }
+    if (target >= 0)
+        close(target);
+    close(parent);
+    return rc;
+}
+
 /* The records of every instance base the node has used sit side by side in one directory
  * (RUNDIR/store): an earlier policy's base has jobs, pins and user tmpfs instances there too.
  * Detach them all here, read from the mount table, children first. */
@@ -279,7 +341,8 @@ static int detach_all_records(const char *records, struct err *e)
 /* The records hold every job's pin: a copy of them here would keep those namespaces alive. */
 static int hide_store(struct builder *b, struct err *e)
 {
-    if (hide_store_dir(b->r->instance_base, "instance base", e) < 0)
+    if ((b->share >= 0 ? cover_base_but_share(b, e)
+                       : hide_store_dir(b->r->instance_base, "instance base", e)) < 0)
         return -1;
     if (!b->r->records)
         return 0;
@@ -337,6 +400,8 @@ static int build(struct builder *b, struct err *e)
         return -1;
     if (open_sources(b, e) < 0)
         return -1;
+    if (b->r->share && clone_share(b, e) < 0)
+        return -1;
     for (size_t i = 0; i < plan->npolydirs; i++)
         if (apply_polydir(b, i, e) < 0)
             return -1;
@@ -351,7 +416,7 @@ static int build(struct builder *b, struct err *e)
 
 int ns_build_here(const struct ns_request *r, struct err *e)
 {
-    struct builder b = {.r = r, .base = -1};
+    struct builder b = {.r = r, .base = -1, .share = -1};
 
     if (!(b.sources = calloc(r->plan->nmounts + 1, sizeof(*b.sources))))
         return errprintf(e, "out of memory");

@@ -20,6 +20,9 @@ struct ns_request {
     const char *instance_base; /* detached and covered inside the namespace */
     const char *records;       /* the base's records (other jobs' pins): detached and covered
                                 * too; NULL: none */
+    const char *share;         /* the job's shared directory below the base (store.h's
+                                * instance_job_share), kept at its path through the base's
+                                * cover; NULL: none */
     int pin_dirfd;             /* the pin is created as PIN_NAME in this directory */
     const char *pin_name;
 };

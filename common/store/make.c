@@ -8,7 +8,9 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -109,6 +111,43 @@ static int make_job_instance(struct instance_store *s, struct instance_job *job,
                        : safe_mkdir_at(jfd, name, mode, uid, gid, e);
     close(jfd);
     return fd;
+}
+
+int instance_job_share(struct instance_store *s, uint32_t job_id, char *path, size_t size,
+                       struct err *e)
+{
+    char id[16];
+    int jfd, fd;
+
+    store_job_name(job_id, id, sizeof(id));
+    if ((jfd = store_open_id_dir(s, true, "job", id, true, e)) < 0)
+        return -1;
+    fd = safe_mkdir_at(jfd, INSTANCE_SHARE_NAME, 0755, 0, 0, e);
+    close(jfd);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    snprintf(path, size, "%s/job/%s/%s", s->path, id, INSTANCE_SHARE_NAME);
+    return 0;
+}
+
+int instance_job_share_path(struct instance_store *s, uint32_t job_id, char *path, size_t size)
+{
+    char id[16];
+    struct stat st;
+    int jfd, rc;
+
+    store_job_name(job_id, id, sizeof(id));
+    if ((jfd = store_open_id_dir(s, true, "job", id, false, NULL)) < 0)
+        return -1;
+    rc = fstatat(jfd, INSTANCE_SHARE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+                 st.st_uid == 0
+             ? 0
+             : -1;
+    close(jfd);
+    if (rc == 0)
+        snprintf(path, size, "%s/job/%s/%s", s->path, id, INSTANCE_SHARE_NAME);
+    return rc;
 }
 
 int instance_make(struct instance_store *s, struct instance_job *job, const struct plan_polydir *d,

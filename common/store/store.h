@@ -88,6 +88,18 @@ void instance_name(const char *path, char *buf, size_t size);
 int instance_make(struct instance_store *s, struct instance_job *job, const struct plan_polydir *d,
                   uid_t uid, gid_t gid, mode_t host_mode, char *path, size_t size, struct err *e);
 
+/* The job's shared directory, BASE/job/JOBID/slurm-pmix (a name no polydir's instance can
+ * have: instance names escape "-"): root's, 0755, seen at this one path by the node's Slurm and,
+ * through the namespace, by the job's tasks, so that slurmstepd can make each step's PMIx client
+ * directory there (SLURM_PMIX_TMPDIR) instead of in the node's /tmp, which the tasks do not see.
+ * It goes with the job's instances. instance_job_share() makes it (with BASE/job/JOBID) and
+ * writes its path to PATH; instance_job_share_path() writes the path only if it exists (0), else
+ * returns -1. */
+#define INSTANCE_SHARE_NAME "slurm-pmix"
+int instance_job_share(struct instance_store *s, uint32_t job_id, char *path, size_t size,
+                       struct err *e);
+int instance_job_share_path(struct instance_store *s, uint32_t job_id, char *path, size_t size);
+
 /* Call FN for each job holding a reference on UID's scope: user instances on this node. */
 int instance_user_jobs(struct instance_store *s, uid_t uid, void (*fn)(uint32_t job_id, void *arg),
                        void *arg, struct err *e);

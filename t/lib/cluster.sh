@@ -789,6 +789,9 @@ cluster_add_user() {
 
 # run_as USER CMD...: CMD as USER, in USER's home, with a clean environment that points at this
 # cluster, killed after CLUSTER_TIMEOUT seconds.
+# The cluster is on localhost: Open MPI's tcp transport is told to use lo, or on a host with an
+# interface no peer can reach Open MPI 5 prints "Unable to find reachable pairing" into outputs
+# the tests compare.
 run_as() {
     local user=$1 home
     shift
@@ -798,7 +801,8 @@ run_as() {
         cd "$home" &&
             exec timeout -k 10 "${CLUSTER_TIMEOUT:-120}" runuser -u "$user" -- \
                 env -i HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8 \
-                PATH=/usr/local/bin:/usr/bin:/bin SLURM_CONF="$SLURM_CONF" "$@"
+                PATH=/usr/local/bin:/usr/bin:/bin SLURM_CONF="$SLURM_CONF" \
+                OMPI_MCA_btl_tcp_if_include=lo "$@"
     )
 }
 
