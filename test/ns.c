@@ -67,36 +67,38 @@ static int path_at(char *buf, size_t size, const char *rel)
     return snprintf(buf, size, "%s/%s", D, rel);
 }
 
-static bool is_empty_dir(const char *p)
+/* How many entries P holds (-1 if it cannot be read); *FOUND: whether NAME is one of them. */
+static int count_entries(const char *p, const char *name, bool *found)
 {
     DIR *d = opendir(p);
     struct dirent *de;
     int n = 0;
 
+    *found = false;
     if (!d)
-        return false;
+        return -1;
     while ((de = readdir(d)))
-        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            n++;
+            *found |= name && strcmp(de->d_name, name) == 0;
+        }
     closedir(d);
-    return n == 0;
+    return n;
+}
+
+static bool is_empty_dir(const char *p)
+{
+    bool found;
+
+    return count_entries(p, NULL, &found) == 0;
 }
 
 /* P holds exactly one entry, NAME. */
 static bool only_entry(const char *p, const char *name)
 {
-    DIR *d = opendir(p);
-    struct dirent *de;
-    int n = 0, found = 0;
+    bool found;
 
-    if (!d)
-        return false;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-            n++;
-            found += strcmp(de->d_name, name) == 0;
-        }
-    closedir(d);
-    return n == 1 && found == 1;
+    return count_entries(p, name, &found) == 1 && found;
 }
 
 static int try_create(const char *p)

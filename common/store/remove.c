@@ -146,14 +146,7 @@ static int remove_job(struct instance_store *s, uint32_t job_id, bool detach, st
     if (instance_store_lock(s, e) < 0)
         return -1;
     rc = store_detach_job_locked(s, &t, job_id, &linger, e);
-    instance_store_unlock(s);
-    if (detach)
-        trash_empty_detached(s, &t);
-    else if (trash_empty(s, &t, rc ? NULL : e) < 0)
-        rc = -1;
-    if (linger >= 0)
-        close(linger);
-    return rc;
+    return trash_finish(s, &t, detach, linger, rc, e);
 }
 
 int instance_job_remove(struct instance_store *s, uint32_t job_id, struct err *e)
@@ -228,12 +221,8 @@ int instance_job_drop_stale(struct instance_store *s, uint32_t job_id, uid_t uid
         return -1;
     if (job_record_stale(s, job_id, uid))
         rc = store_detach_job_locked(s, &t, job_id, &linger, e) < 0 ? -1 : 1;
-    instance_store_unlock(s);
-    if (trash_empty(s, &t, rc < 0 ? NULL : e) < 0 && rc >= 0)
-        rc = -1;
-    if (linger >= 0)
-        close(linger);
-    return rc;
+    /* 1 (dropped) is kept unless the emptying fails. */
+    return trash_finish(s, &t, false, linger, rc < 0 ? -1 : 0, e) < 0 ? -1 : rc;
 }
 
 struct cleanup {

@@ -85,6 +85,11 @@ int trash_empty(struct instance_store *s, struct trash *t, struct err *e);
 /* The same in a detached process, for callers that must not wait for a big removal (a prolog
  * sweeping what others left, slurmd at its start); failures are logged. */
 void trash_empty_detached(struct instance_store *s, struct trash *t);
+/* How every removal ends: unlock the store, empty T (with DETACH in a detached process), close
+ * LINGER (a job's lingering process, or -1). RC is the removal's result so far: a failure of the
+ * emptying is reported only when it was 0. Returns the final result. */
+int trash_finish(struct instance_store *s, struct trash *t, bool detach, int linger, int rc,
+                 struct err *e);
 
 /* Drop JOB's references (JOB_ID 0: drop none), and move the instances of users no job
  * references any more into the trash. Store lock held. */

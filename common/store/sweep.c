@@ -169,13 +169,7 @@ int instance_sweep(struct instance_store *s, bool detach, struct err *e)
     sweep_user_refs(s);
     if (store_release_users(s, &t, 0, rc ? NULL : e) < 0)
         rc = -1;
-    instance_store_unlock(s);
-    if (detach)
-        trash_empty_detached(s, &t);
-    else if (trash_empty(s, &t, rc ? NULL : e) < 0)
-        rc = -1;
-    if (linger >= 0)
-        close(linger);
+    rc = trash_finish(s, &t, detach, linger, rc, e);
     return rc < 0 ? -1 : removed;
 }
 

@@ -183,6 +183,19 @@ static void detach_from_caller(void)
     setsid();
 }
 
+int trash_finish(struct instance_store *s, struct trash *t, bool detach, int linger, int rc,
+                 struct err *e)
+{
+    instance_store_unlock(s);
+    if (detach)
+        trash_empty_detached(s, t);
+    else if (trash_empty(s, t, rc ? NULL : e) < 0)
+        rc = -1;
+    if (linger >= 0)
+        close(linger);
+    return rc;
+}
+
 void trash_empty_detached(struct instance_store *s, struct trash *t)
 {
     struct err e;
