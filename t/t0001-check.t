@@ -6,7 +6,7 @@
 # example's groups (A, B) and paths (/run/mount/private, /ccc) gives.
 . "$(dirname "$0")/lib/tap.sh"
 
-ctl=$top_builddir/cmd/isolationctl
+ctl=${ISOLATIONCTL:-$top_builddir/cmd/isolationctl}
 [ -x "$ctl" ] || skip_all "cmd/isolationctl is not built"
 cd "$top_srcdir" || bail_out "cannot cd to $top_srcdir"
 "$ctl" check t/fixtures/check-ok-minimal.yaml >/dev/null 2>&1

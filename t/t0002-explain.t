@@ -5,7 +5,7 @@
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/t/lib/tap.sh"
 
-ctl=$top_builddir/cmd/isolationctl
+ctl=${ISOLATIONCTL:-$top_builddir/cmd/isolationctl}
 [ -x "$ctl" ] || skip_all "isolationctl is not built"
 cd "$top_srcdir" || bail_out "no source tree"
 

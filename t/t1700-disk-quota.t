@@ -48,7 +48,7 @@ cluster_add_user isoB isogrpB || bail_out "cannot create users"
 subvolumes() { btrfs subvolume list "$mnt" 2>/dev/null; }
 qgroups() { btrfs qgroup show --raw "$mnt" 2>/dev/null | awk '$1 ~ /^0\// && $1 != "0/5"'; }
 
-is "$("$top_builddir/cmd/isolationctl" check "$ISO_POLICY" 2>&1)" "" \
+is "$("${ISOLATIONCTL:-$top_builddir/cmd/isolationctl}" check "$ISO_POLICY" 2>&1)" "" \
     "isolationctl check has nothing to say: the base can enforce the size"
 
 # --- one job fills its /tmp; another user's job still runs ------------------------------------
@@ -86,7 +86,7 @@ like "$out" 'btrfs quota enable' "...and the user is told the fix"
 like "$(cat "$(cluster_log slurmd)")" 'cannot be enforced.*btrfs quota enable' \
     "...and so is the admin, in slurmd's log"
 node_stays_up "...and the node stays up"
-like "$("$top_builddir/cmd/isolationctl" check "$ISO_POLICY" 2>&1)" \
+like "$("${ISOLATIONCTL:-$top_builddir/cmd/isolationctl}" check "$ISO_POLICY" 2>&1)" \
     'warning: the size of /tmp cannot be enforced on this host.*btrfs quota enable' \
     "isolationctl check warns, naming the fix"
 wait_for 30 eval '[ -z "$(iso_leftovers)" ]'

@@ -13,7 +13,7 @@
 #                             ISO_RUNDIR/store/ followed by BASE escaped as instance_name() does
 #   iso_can_run               like cluster_can_run, and the plugin must be built
 
-ISO_PLUGIN=$top_builddir/.libs/isolation.so
+ISO_PLUGIN=${ISO_PLUGIN:-$top_builddir/.libs/isolation.so} # scripts/test --installed: the package's
 ISO_RUNDIR=/run/spank-isolation # INSTANCE_RUNDIR: the plugin's run directory
 
 # The escaping of the store's instance_name(): leading slashes dropped, '/' -> '-',
