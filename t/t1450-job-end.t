@@ -30,24 +30,33 @@ as() {
 }
 ready=ready.$CLUSTER_ID
 
-# crash_one USER: a job of USER that writes /tmp/old-job and /dev/shm/old-job, then is killed
-# on the node and forgotten by the controller; sets old to its id. (Not in $(...): the restarted
-# slurmctld's pid must reach this shell.)
+store=$(iso_store_dir)
+
+# crash_one USER: a job of USER that writes /tmp/old-job and /dev/shm/old-job, then is lost with
+# no epilog (job_lost: slurmd down, the job killed, the controller's state wiped, slurmd back);
+# sets old to its id. A process of the test's own stays in the job's namespace until slurmd is
+# back, so that slurmd's start does not sweep the job at once: what is left is what a node has
+# after such a crash while slurmd runs on, on every release. (Not in $(...): the restarted
+# daemons' pids must reach this shell.)
 crash_one() {
     rm -f "/home/$1/$ready"
-    local id
+    local id keeper
     id=$(run_as "$1" sbatch --parsable -o /dev/null \
         --wrap "echo old >/tmp/old-job; echo old >/dev/shm/old-job; echo up >$ready; sleep 300") ||
         return 1
     wait_for 60 test -s "/home/$1/$ready" || { diag "job $id did not start"; return 1; }
-    job_crash "$id" && cluster_restart_slurmctld --forget || return 1
+    nsenter --mount="$store/job/$id/ns" sleep 600 &
+    keeper=$!
+    job_lost "$id"
+    local rc=$?
+    kill "$keeper" && wait "$keeper" 2>/dev/null
+    [ "$rc" -eq 0 ] || return 1
     old=$id
 }
 
 # --- a reused job id, same user -------------------------------------------------------------
 cluster_restart_slurmctld --forget || bail_out "cannot restart slurmctld"
 crash_one isoA || bail_out "cannot crash a job"
-store=$(iso_store_dir)
 ok $([ -d "$ISO_BASE/job/$old" ] && [ -d "$store/job/$old" ]; echo $?) \
     "a crashed job's instances and record are left on the node (job $old)"
 out=$(as isoA srun -Q sh -c 'echo "job=$SLURM_JOB_ID"; ls -A /tmp /dev/shm')

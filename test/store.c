@@ -491,6 +491,38 @@ static void hold_by_dead_process(struct instance_store *s, uint32_t id)
     waitpid(pid, NULL, 0);
 }
 
+/* Job ID's holder: a process that records itself and exits, and is not reaped (as under a pid 1
+ * that reaps no orphan): a zombie. Returns its pid, for waitpid after. */
+static pid_t hold_by_zombie(struct instance_store *s, uint32_t id)
+{
+    struct err e;
+    int done[2];
+    char c;
+    pid_t pid;
+
+    must(pipe(done));
+    if ((pid = fork()) == 0) {
+        close(done[0]);
+        int rc = instance_job_hold(s, id, &e) < 0;
+        _exit(write(done[1], "", 1) == 1 ? rc : 1);
+    }
+    close(done[1]);
+    if (read(done[0], &c, 1) != 1)
+        diag("the holder did not record itself");
+    close(done[0]);
+    /* Wait (bounded) until it is a zombie: its state in /proc turns to Z. */
+    for (int i = 0; i < 1000; i++) {
+        char path[64], buf[512] = "";
+        snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+        read_file(path, buf, sizeof(buf));
+        char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ' && p[2] == 'Z')
+            break;
+        usleep(10000);
+    }
+    return pid;
+}
+
 /* A process in a new mount namespace made on CPU (-1: any); its pid. */
 static pid_t spawn_in_namespace(int cpu)
 {
@@ -567,6 +599,12 @@ static void test_reused_ids(struct instance_store *s)
     is_int(instance_job_drop_stale(s, 81, 1000, &e), 1,
            "holder gone and namespace empty: the job has ended, its record is removed");
     ok(!rexists("job/81"), "...pin and all");
+
+    plant_job(s, 84, 1000);
+    pid_t zombie = hold_by_zombie(s, 84);
+    is_int(instance_job_drop_stale(s, 84, 1000, &e), 1,
+           "a holder that died but was never reaped (a zombie) is gone too");
+    waitpid(zombie, NULL, 0);
 
     plant_job(s, 82, 1000);
     hold_by_dead_process(s, 82);

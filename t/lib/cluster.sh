@@ -23,7 +23,8 @@
 # Daemons: cluster_log slurmd|slurmctld|munged (a log's path)   cluster_pids   cluster_dump_logs
 # MPI:    cluster_can_mpi (like cluster_can_run)   cluster_mpi_program (path of an allreduce)
 # Crashes: cluster_restart_slurmd   cluster_restart_slurmctld [--forget] (its state wiped)
-#         job_crash JOBID (SIGKILL to the job's processes and slurmstepds: no epilog runs)
+#         job_crash JOBID (SIGKILL to the job's processes and slurmstepds)
+#         job_lost JOBID (slurmd stopped, job_crash, slurmctld forgets, slurmd back: no epilog)
 # Misc:   wait_for SECONDS CMD...  (polls CMD)     mounts_under DIR (mount points at or under)
 #
 # cluster_start options:
@@ -953,8 +954,12 @@ EOF
 # cluster_restart_slurmd: start slurmd again, as after a crash (stopping it first if it still
 # runs), and wait until it listens. Running jobs' slurmstepd processes outlive slurmd.
 cluster_restart_slurmd() {
-    local port
     _cluster_stop_pids "$CLUSTER_SLURMD_PID"
+    _cluster_start_slurmd
+}
+
+_cluster_start_slurmd() {
+    local port
     port=$(sed -n 's/^SlurmdPort=//p' "$SLURM_CONF")
     _cluster_spawn "$CLUSTER_DIR/log/slurmd-restart.out" slurmd -D -f "$SLURM_CONF" -N "$CLUSTER_NODE"
     CLUSTER_SLURMD_PID=$!
@@ -967,8 +972,12 @@ cluster_restart_slurmd() {
 # its disk: it knows no job, no epilog is ever sent for the jobs it had, and job ids start again
 # at FirstJobId.
 cluster_restart_slurmctld() {
-    local port
     _cluster_stop_pids "$CLUSTER_SLURMCTLD_PID"
+    _cluster_start_slurmctld "$@" && cluster_wait_idle 60
+}
+
+_cluster_start_slurmctld() {
+    local port
     if [ "${1:-}" = --forget ]; then
         rm -rf "${CLUSTER_DIR:?}/state" && mkdir -m 0755 "$CLUSTER_DIR/state" || return 1
     fi
@@ -977,21 +986,55 @@ cluster_restart_slurmctld() {
     CLUSTER_SLURMCTLD_PID=$!
     _cluster_wait_up 30 _cluster_port_is_listening "$port" ||
         { _cluster_fail "slurmctld did not listen on port $port after a restart"; return 1; }
-    cluster_wait_idle 60
+}
+
+# job_lost JOBID: the job vanishes with no one left to run its epilog, on every release: slurmd
+# stops, the job is crashed (job_crash), slurmctld restarts without its state, then slurmd
+# starts again. (A job_crash alone is not enough from 26.05 on: slurmd notices its slurmstepds
+# die and runs the job's epilog itself.)
+job_lost() {
+    local -a pids
+    read -r -a pids <<<"$(_cluster_job_pids "$1")"
+    _cluster_stop_pids "$CLUSTER_SLURMD_PID"
+    CLUSTER_SLURMD_PID= # stopped on purpose: not a daemon that died
+    _cluster_kill_job "$1" "${pids[@]}" || return 1
+    _cluster_stop_pids "$CLUSTER_SLURMCTLD_PID"
+    CLUSTER_SLURMCTLD_PID=
+    _cluster_start_slurmctld --forget && _cluster_start_slurmd && cluster_wait_idle 60
 }
 
 # job_crash JOBID: SIGKILL to the job's processes on this node and to the slurmstepd processes
-# that run its steps (extern step included), as a node-side crash would: no epilog runs for it
-# while slurmctld does not know. Fails if no process of the job was found.
+# that run its steps (extern step included), as a node-side crash would (up to 25.11 no epilog
+# runs for it while slurmctld does not know; 26.05's slurmd runs it: see job_lost). Fails if no
+# process of the job was found.
 job_crash() {
-    local pid parent
+    local -a pids
+    read -r -a pids <<<"$(_cluster_job_pids "$1")"
+    _cluster_kill_job "$1" "${pids[@]}"
+}
+
+# The pids of job JOBID's processes on this node (scontrol listpids) and of every slurmstepd of
+# the job, the extern step's included (it runs no task, so listpids does not name it): each sets
+# its title to "slurmstepd: [JOBID.STEP]", and job ids are this cluster's own.
+_cluster_job_pids() {
+    local pid f title
     local -a pids=()
     for pid in $(scontrol listpids "$1" 2>/dev/null | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { print $1 }'); do
         pids+=("$pid")
-        parent=$(_cluster_stat "$pid" 4) || continue
-        [ "$(cat "/proc/$parent/comm" 2>/dev/null)" = slurmstepd ] && pids+=("$parent")
     done
-    [ "${#pids[@]}" -gt 0 ] || { diag "job_crash: no process of job $1 found"; return 1; }
-    kill -KILL "${pids[@]}" 2>/dev/null
-    wait_for 10 _cluster_all_dead "${pids[@]}"
+    for f in /proc/[0-9]*/cmdline; do
+        title=
+        read -r -d '' title <"$f" 2>/dev/null
+        case $title in "slurmstepd: [$1."*) pid=${f#/proc/} && pids+=("${pid%/cmdline}") ;; esac
+    done
+    echo "${pids[*]}"
+}
+
+# _cluster_kill_job JOBID PID...: SIGKILL to the PIDs, and wait until they are gone.
+_cluster_kill_job() {
+    local id=$1
+    shift
+    [ "$#" -gt 0 ] || { diag "job_crash: no process of job $id found"; return 1; }
+    kill -KILL "$@" 2>/dev/null
+    wait_for 10 _cluster_all_dead "$@"
 }
