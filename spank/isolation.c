@@ -25,6 +25,12 @@
 
 SPANK_PLUGIN(isolation, 1);
 
+#if HAVE_DECL_ESPANK_JOB_FAILURE
+/* Slurm 25.05+: should slurm_spank_init ever fail, the job fails and the node is not drained (it
+ * never does: errors are kept for the tasks to report, as a policy error never drains a node). */
+int slurm_spank_init_failure_mode = ESPANK_JOB_FAILURE;
+#endif
+
 static int opt_isolation(int val, const char *optarg, int remote);
 static int parse_args(int ac, char **av);
 
