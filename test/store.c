@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -491,6 +492,45 @@ static void hold_by_dead_process(struct instance_store *s, uint32_t id)
     waitpid(pid, NULL, 0);
 }
 
+/* Wait (bounded, 10 s) until PID's state in /proc is STATE. */
+static void wait_for_state(pid_t pid, char state)
+{
+    for (int i = 0; i < 1000; i++) {
+        char path[64], buf[512] = "";
+        snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+        read_file(path, buf, sizeof(buf));
+        char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ' && p[2] == state)
+            return;
+        usleep(10000);
+    }
+    diag("process %ld never reached state %c", (long)pid, state);
+}
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    pause();
+    return NULL;
+}
+
+/* Job ID's holder: a process whose first thread records it, starts another and exits, as a
+ * program may; /proc shows it as a zombie, with 2 threads, but it lives. Returns its pid. */
+static pid_t hold_by_threaded_leader(struct instance_store *s, uint32_t id)
+{
+    struct err e;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        pthread_t t;
+        if (instance_job_hold(s, id, &e) < 0 || pthread_create(&t, NULL, sleeper, NULL) != 0)
+            _exit(1);
+        pthread_exit(NULL);
+    }
+    wait_for_state(pid, 'Z');
+    return pid;
+}
+
 /* Job ID's holder: a process that records itself and exits, and is not reaped (as under a pid 1
  * that reaps no orphan): a zombie. Returns its pid, for waitpid after. */
 static pid_t hold_by_zombie(struct instance_store *s, uint32_t id)
@@ -510,16 +550,7 @@ static pid_t hold_by_zombie(struct instance_store *s, uint32_t id)
     if (read(done[0], &c, 1) != 1)
         diag("the holder did not record itself");
     close(done[0]);
-    /* Wait (bounded) until it is a zombie: its state in /proc turns to Z. */
-    for (int i = 0; i < 1000; i++) {
-        char path[64], buf[512] = "";
-        snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-        read_file(path, buf, sizeof(buf));
-        char *p = strrchr(buf, ')');
-        if (p && p[1] == ' ' && p[2] == 'Z')
-            break;
-        usleep(10000);
-    }
+    wait_for_state(pid, 'Z');
     return pid;
 }
 
@@ -605,6 +636,13 @@ static void test_reused_ids(struct instance_store *s)
     is_int(instance_job_drop_stale(s, 84, 1000, &e), 1,
            "a holder that died but was never reaped (a zombie) is gone too");
     waitpid(zombie, NULL, 0);
+    plant_job(s, 85, 1000);
+    pid_t threaded = hold_by_threaded_leader(s, 85);
+    ok(instance_job_drop_stale(s, 85, 1000, &e) == 0 && rexists("job/85"),
+       "a holder whose first thread exited while another runs (shown as Z) still lives");
+    kill(threaded, SIGKILL);
+    waitpid(threaded, NULL, 0);
+    is_int(instance_job_drop_stale(s, 85, 1000, &e), 1, "...and is gone once all its threads are");
 
     plant_job(s, 82, 1000);
     hold_by_dead_process(s, 82);

@@ -255,13 +255,26 @@ static int hide_store_dir(const char *path, const char *what, struct err *e)
     return rc;
 }
 
+/* PATH is DIR or lies below it (both clean and absolute). */
+static bool path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    if (strcmp(dir, "/") == 0)
+        return true;
+    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
 /* The shared directory is cloned while the base is still mounted: the cover detaches it. */
 static int clone_share(struct builder *b, struct err *e)
 {
     struct mount_attr attr = {.attr_set = mount_attrs(false, true)};
-    int fd = safe_resolve(b->r->share, 0, NULL, e);
+    int fd;
 
-    if (fd < 0)
+    if (!path_within(b->r->share, b->r->instance_base))
+        return errprintf(e, "%s: not below the instance base %s", b->r->share,
+                         b->r->instance_base);
+    if ((fd = safe_resolve(b->r->share, 0, NULL, e)) < 0)
         return -1;
     b->share = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
     close(fd);
@@ -330,9 +343,12 @@ static int detach_all_records(const char *records, struct err *e)
     snprintf(store, sizeof(store), "%.*s", (int)(slash - records), records);
     if (mount_list_under(store, &l, e) < 0)
         return -1;
-    for (size_t i = l.n; i-- > 0 && rc == 0;)
-        if (umount2(l.v[i].target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
-            errno != ENOENT)
+    /* Children first; keep going after an error, report the first. The store directory itself
+     * (should an admin mount something there) stays: the records in it are covered below. */
+    for (size_t i = l.n; i-- > 0;)
+        if (strcmp(l.v[i].target, store) != 0 &&
+            umount2(l.v[i].target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
+            errno != ENOENT && rc == 0)
             rc = errprintf_errno(e, errno, "cannot detach %s", l.v[i].target);
     mount_list_free(&l);
     return rc;
@@ -349,16 +365,6 @@ static int hide_store(struct builder *b, struct err *e)
     if (detach_all_records(b->r->records, e) < 0)
         return -1;
     return hide_store_dir(b->r->records, "instance records", e);
-}
-
-/* PATH is DIR or lies below it (both clean and absolute). */
-static bool path_within(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-
-    if (strcmp(dir, "/") == 0)
-        return true;
-    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
 /* Bind sources resolve in the host's view: open them all before the first mount covers any. */

@@ -24,8 +24,10 @@
 /* Field 22 of /proc/PID/stat (start time in clock ticks since boot) in *START: the pair of pid
  * and start time names one process for the whole boot. -1 with errno ENOENT when there is no such
  * process or it has died (a zombie no one reaped: a slurmstepd whose parent, after slurmd's
- * restart, is an init that does not reap), or another errno when it cannot be told. (No owner check: slurmstepd's /proc files
- * belong to the user while it runs with the user's effective uid.) */
+ * restart, is an init that does not reap; a leader that exited while other threads run shows Z
+ * too, but with more than one thread, and lives), or another errno when it cannot be told.
+ * (No owner check: slurmstepd's /proc files belong to the user while it runs with the user's
+ * effective uid.) */
 static int proc_start(pid_t pid, unsigned long long *start)
 {
     char path[64], buf[1024], *p;
@@ -44,14 +46,19 @@ static int proc_start(pid_t pid, unsigned long long *start)
     buf[n] = '\0';
     /* The name may hold spaces and parentheses: fields start after the last ')'. */
     p = strrchr(buf, ')');
-    if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) {
-        errno = ENOENT;
-        return -1;
-    }
-    for (int field = 2; p && field < 22; field++)
+    char state = p && p[1] == ' ' ? p[2] : '?';
+    long threads = 0;
+    for (int field = 2; p && field < 22; field++) {
         p = strchr(p + 1, ' ');
+        if (p && field == 19)
+            threads = strtol(p + 1, NULL, 10);
+    }
     if (!p || sscanf(p + 1, "%llu", start) != 1) {
         errno = EIO;
+        return -1;
+    }
+    if ((state == 'Z' || state == 'X') && threads <= 1) {
+        errno = ENOENT;
         return -1;
     }
     return 0;

@@ -127,7 +127,9 @@ int instance_job_share(struct instance_store *s, uint32_t job_id, char *path, si
     if (fd < 0)
         return -1;
     close(fd);
-    snprintf(path, size, "%s/job/%s/%s", s->path, id, INSTANCE_SHARE_NAME);
+    if (snprintf(path, size, "%s/job/%s/%s", s->path, id, INSTANCE_SHARE_NAME) >= (int)size)
+        return errprintf(e, "job %" PRIu32 ": the path of its shared directory is too long",
+                         job_id);
     return 0;
 }
 
@@ -141,12 +143,13 @@ int instance_job_share_path(struct instance_store *s, uint32_t job_id, char *pat
     if ((jfd = store_open_id_dir(s, true, "job", id, false, NULL)) < 0)
         return -1;
     rc = fstatat(jfd, INSTANCE_SHARE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-                 st.st_uid == 0
+                 st.st_uid == 0 && !(st.st_mode & 022)
              ? 0
              : -1;
     close(jfd);
-    if (rc == 0)
-        snprintf(path, size, "%s/job/%s/%s", s->path, id, INSTANCE_SHARE_NAME);
+    if (rc == 0 &&
+        snprintf(path, size, "%s/job/%s/%s", s->path, id, INSTANCE_SHARE_NAME) >= (int)size)
+        rc = -1;
     return rc;
 }
 
