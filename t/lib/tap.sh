@@ -12,7 +12,11 @@ ok() {
     local rc=$1
     shift
     TAP_N=$((TAP_N + 1))
-    if [ "$rc" -eq 0 ]; then
+    if [ -n "${TAP_TODO:-}" ]; then
+        # A known gap: its failure is expected (XFAIL); a pass (XPASS) fails the suite, so that the
+        # TODO is removed the day the gap is closed.
+        [ "$rc" -eq 0 ] && echo "ok $TAP_N - $* # TODO $TAP_TODO" || echo "not ok $TAP_N - $* # TODO $TAP_TODO"
+    elif [ "$rc" -eq 0 ]; then
         echo "ok $TAP_N - $*"
     else
         echo "not ok $TAP_N - $*"
@@ -20,6 +24,9 @@ ok() {
     fi
     return 0
 }
+
+# todo REASON: the checks that follow are a known gap (TAP TODO), until `todo ""`.
+todo() { TAP_TODO=$1; }
 
 # test_ok DESCRIPTION CMD...: passes if CMD exits 0.
 test_ok() {
