@@ -207,9 +207,18 @@ static void test_trust(void)
     diag("%s", e.text);
 }
 
-/* Record job JOB_ID's decision as its prolog would. */
+/* Record job JOB_ID's decision as its prolog would, set up from the mount namespace HOST_NS. */
+static void record_from(uint32_t job_id, uid_t uid, const char *profile, const char *error,
+                        bool isolated, const char *host_ns);
+
 static void record(uint32_t job_id, uid_t uid, const char *profile, const char *error,
                    bool isolated)
+{
+    record_from(job_id, uid, profile, error, isolated, "");
+}
+
+static void record_from(uint32_t job_id, uid_t uid, const char *profile, const char *error,
+                        bool isolated, const char *host_ns)
 {
     struct instance_store *s;
     struct instance_job job;
@@ -219,6 +228,7 @@ static void record(uint32_t job_id, uid_t uid, const char *profile, const char *
 
     snprintf(st.profile, sizeof(st.profile), "%s", profile);
     snprintf(st.error, sizeof(st.error), "%s", error ? error : "");
+    snprintf(st.host_ns, sizeof(st.host_ns), "%s", host_ns);
     s = instance_store_open(base, true, &e);
     must(s ? 0 : -1);
     must(instance_store_lock(s, &e));
@@ -285,6 +295,16 @@ static void test_records(const char *policy)
     ok(js.state.env && strcmp(js.state.env[0], "A=b") == 0, "...with the plan's env");
     job_session_close(&js);
     ok(js.plan == NULL && js.policy == NULL && js.nsfd == -1, "closing leaves nothing open");
+
+    /* Set up from another mount namespace than this one: as when Slurm's own namespace plugin
+     * has put the step in the job's namespace of its own. */
+    record_from(74, 0, "strict", NULL, true, "1:2");
+    ok(open_session(&js, policy, 74, 0, NULL, &e) == 0 && js.isolate,
+       "a job set up from another mount namespace opens");
+    ok(job_session_enter(&js, &e) < 0 && strstr(e.text, "another namespace plugin of Slurm's"),
+       "...but its tasks are refused: another namespace plugin is active");
+    diag("%s", e.text);
+    job_session_close(&js);
 }
 
 /* No record (no prolog ran): the step plans from what it knows, as the user it runs as. */

@@ -115,6 +115,7 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
     if (nsjob_build(&r, e) < 0)
         goto unlock;
     snprintf(st.profile, sizeof(st.profile), "%s", plan->profile);
+    nsjob_current(st.host_ns, sizeof(st.host_ns));
     st.env = job_env_strings(plan);
     st.resize = resize_strings(plan);
     rc = instance_state_write(&job, &st, e);

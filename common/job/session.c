@@ -121,10 +121,32 @@ static int build_here(struct job_session *js, struct err *e)
     return rc < 0 ? -1 : 0;
 }
 
+/* The job was set up from slurmd's mount namespace, where its steps run too. A task that is in
+ * another one already was put there by something else: Slurm's own namespace plugin
+ * (NamespaceType, or JobContainerType up to 25.05), which would keep slurmstepd's files (output,
+ * PMIx) in its namespace while the tasks run in ours. Refuse rather than half-work. */
+static int check_host_ns(const struct job_session *js, struct err *e)
+{
+    char here[48];
+
+    if (!js->state.host_ns[0])
+        return 0;
+    nsjob_current(here, sizeof(here));
+    if (!here[0] || strcmp(here, js->state.host_ns) == 0)
+        return 0;
+    return errprintf(e,
+                     "this step runs in a mount namespace other than the one its job was set "
+                     "up from: another namespace plugin of Slurm's (NamespaceType, or "
+                     "JobContainerType) is active too; spank-isolation replaces it: take it out "
+                     "of slurm.conf, or take isolation.so out of plugstack.conf");
+}
+
 int job_session_enter(struct job_session *js, struct err *e)
 {
     if (!js->isolate)
         return 0;
+    if (check_host_ns(js, e) < 0)
+        return -1;
     if ((js->nsfd < 0 && build_here(js, e) < 0) || nsjob_enter(js->nsfd, e) < 0)
         return -1;
     close(js->nsfd);

@@ -14,6 +14,15 @@
 #include "fs/fs.h"
 #include "ns_int.h"
 
+void nsjob_current(char *buf, size_t size)
+{
+    struct stat st;
+
+    buf[0] = '\0';
+    if (stat("/proc/self/ns/mnt", &st) == 0)
+        snprintf(buf, size, "%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+}
+
 static int resize_in_child(int nsfd, const char *path, uint64_t bytes, struct err *e)
 {
     char num[32];

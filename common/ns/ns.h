@@ -44,6 +44,10 @@ int nsjob_enter(int nsfd, struct err *e);
  * the file system's size changes, not the mount's flags. */
 int nsjob_resize_tmpfs(int nsfd, const char *path, uint64_t bytes, struct err *e);
 
+/* The calling process's mount namespace as "DEV:INO" in BUF (SIZE >= 48); "" if it cannot be
+ * read. */
+void nsjob_current(char *buf, size_t size);
+
 /* The mode of the polydir PATH on the node; -1 if it is missing, not a directory or a symlink. */
 int nsjob_host_mode(const char *path, mode_t *mode, struct err *e);
 

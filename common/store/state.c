@@ -78,6 +78,7 @@ int instance_state_write(struct instance_job *job, const struct job_state *st, s
     fprintf(f, "boot_id=%s\nuid=%lu\ngid=%lu\nisolated=%d\n", boot, (unsigned long)st->uid,
             (unsigned long)st->gid, st->isolated ? 1 : 0);
     put_escaped(f, "profile", st->profile);
+    put_escaped(f, "host_ns", st->host_ns);
     put_escaped(f, "error", st->error);
     for (char **v = st->env; v && *v; v++)
         put_escaped(f, "env", *v);
@@ -137,6 +138,8 @@ static int state_set(struct job_state *st, char *key, char *val)
         st->isolated = strcmp(val, "1") == 0;
     else if (strcmp(key, "profile") == 0)
         snprintf(st->profile, sizeof(st->profile), "%s", val);
+    else if (strcmp(key, "host_ns") == 0)
+        snprintf(st->host_ns, sizeof(st->host_ns), "%s", val);
     else if (strcmp(key, "error") == 0)
         snprintf(st->error, sizeof(st->error), "%s", val);
     else if (strcmp(key, "env") == 0)

@@ -115,6 +115,8 @@ struct job_state {
     char **resize;    /* "PERCENT PATH" (scope: job) or "PERCENT user PATH": tmpfs instances
                        * sized from the job's memory by its first step (job_resize_tmpfs) */
     char boot_id[40]; /* filled by instance_state_write */
+    char host_ns[48]; /* the mount namespace the job was set up from (ns.h's nsjob_current):
+                       * its steps must run there too; "" in records of earlier versions */
 };
 
 int instance_state_write(struct instance_job *job, const struct job_state *st, struct err *e);

@@ -1,0 +1,55 @@
+#!/bin/bash
+# An admin's story: Slurm's own namespace plugin is left on next to spank-isolation
+# (job_container/tmpfs up to 25.05, NamespaceType=namespace/tmpfs from 25.11). The two must not
+# half-work, with Slurm's files (output, PMIx) in one namespace and the tasks in another: when
+# Slurm has put a task in a namespace of its own, the plugin refuses the task with a message that
+# says what to change, the node is not drained, and nothing is left.
+
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/t/lib/tap.sh"
+. "$top_srcdir/t/lib/cluster.sh"
+. "$top_srcdir/t/lib/isolation.sh"
+
+reason=$(iso_can_run) || skip_all "$reason"
+version=$(slurmd -V 2>/dev/null | awk '{ print $NF }')
+major=${version%%.*} rest=${version#*.} minor=${rest%%.*}
+[ -n "$major" ] && [ "$major" -gt 0 ] 2>/dev/null || skip_all "cannot read slurmd's version ($version)"
+if [ "$((10#$major * 100 + 10#$minor))" -ge 2511 ]; then
+    key=NamespaceType plugin=namespace/tmpfs
+else
+    key=JobContainerType plugin=job_container/tmpfs
+fi
+compgen -G "/usr/lib/*/slurm-wlm/${plugin/\//_}.so" >/dev/null ||
+    skip_all "Slurm's $plugin is not installed"
+
+policy='version: 1
+instance_base: @CLUSTER_DIR@/isolation
+default_profile: strict
+profiles:
+  strict:
+    polydirs:
+      - {path: /tmp, backing: disk, scope: job}'
+
+iso_cluster_start "$policy" --prolog-flags Alloc,Contain --conf-extra "$key=$plugin" \
+    --file job_container.conf $'AutoBasePath=true\nBasePath=@CLUSTER_DIR@/jc' ||
+    bail_out "cannot start the test cluster"
+cluster_add_user isoA isogrpA || bail_out "cannot create users"
+ok $(grep -q "^$key=$plugin\$" "$SLURM_CONF"; echo $?) "the cluster runs Slurm's $plugin too (Slurm $version)"
+
+out=$(run_as isoA srun -Q sh -c 'echo ran' </dev/null 2>&1)
+rc=$?
+if grep -q '^ran$' <<<"$out"; then
+    # Slurm did not put the task anywhere of its own before the plugin's hook: the task runs
+    # in the job's namespace, as without Slurm's plugin.
+    out=$(run_as isoA srun -Q sh -c 'readlink /proc/self/ns/mnt; touch /tmp/mine; ls /tmp' </dev/null 2>&1)
+    like "$out" '^mine$' "Slurm $version lets the plugin's namespace take the task: it runs isolated"
+    skip "no refusal needed on Slurm $version"
+else
+    isnt_zero=$([ "$rc" -ne 0 ]; echo $?)
+    ok "$isnt_zero" "Slurm $version put the task in a namespace of its own: the task is refused"
+    like "$out" "another namespace plugin of Slurm's \(NamespaceType, or JobContainerType\) is active too" \
+        "...saying which setting to take out, on the user's terminal"
+fi
+node_stays_up "the node is not drained"
+wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
+is "$(iso_leftovers)" "" "nothing is left under the instance base"
+done_testing
