@@ -43,17 +43,12 @@ for _ in $(seq 12); do
     grep -q 'still not ready' <<<"$out" || break
     sleep 5
 done
-if grep -q '^ran$' <<<"$out"; then
-    # Slurm did not put the task anywhere of its own before the plugin's hook: the task runs
-    # in the job's namespace, as without Slurm's plugin.
-    out=$(run_as isoA srun -Q sh -c 'readlink /proc/self/ns/mnt; touch /tmp/mine; ls /tmp' </dev/null 2>&1)
-    like "$out" '^mine$' "Slurm $version lets the plugin's namespace take the task: it runs isolated"
-    skip "no refusal needed on Slurm $version"
-else
-    ok $([ "$rc" -ne 0 ]; echo $?) "Slurm $version put the task in a namespace of its own: the task is refused"
-    like "$out" "another namespace plugin of Slurm's \(NamespaceType, or JobContainerType\) is active too" \
-        "...saying which setting to take out, on the user's terminal"
-fi
+# 22.05 and 24.11 (job_container/tmpfs) and 26.05 (namespace/tmpfs) all put the task in their
+# namespace before the plugin's task hook: the task is refused.
+unlike "$out" '^ran$' "Slurm $version put the task in a namespace of its own: it does not run"
+ok $([ "$rc" -ne 0 ]; echo $?) "...srun fails"
+like "$out" "another namespace plugin of Slurm's \(NamespaceType, or JobContainerType\) is active too" \
+    "...saying which setting to take out, on the user's terminal"
 node_stays_up "the node is not drained"
 wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
 is "$(iso_leftovers)" "" "nothing is left under the instance base"
