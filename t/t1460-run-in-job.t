@@ -11,11 +11,8 @@
 . "$top_srcdir/t/lib/isolation.sh"
 
 reason=$(iso_can_run) || skip_all "$reason"
-version=$(slurmd -V 2>/dev/null | awk '{ print $NF }')
-major=${version%%.*} rest=${version#*.} minor=${rest%%.*}
-[ -n "$major" ] && [ "$major" -gt 0 ] 2>/dev/null || skip_all "cannot read slurmd's version ($version)"
-[ "$((10#$major * 100 + 10#$minor))" -ge 2405 ] ||
-    skip_all "PrologFlags=RunInJob is Slurm 24.05 or later; this is $version"
+version=$(cluster_slurm_version) || skip_all "cannot read slurmd's version"
+cluster_slurm_at_least 24.05 || skip_all "PrologFlags=RunInJob is Slurm 24.05 or later; this is $version"
 
 policy='version: 1
 instance_base: @CLUSTER_DIR@/isolation

@@ -10,10 +10,8 @@
 . "$top_srcdir/t/lib/isolation.sh"
 
 reason=$(iso_can_run) || skip_all "$reason"
-version=$(slurmd -V 2>/dev/null | awk '{ print $NF }')
-major=${version%%.*} rest=${version#*.} minor=${rest%%.*}
-[ -n "$major" ] && [ "$major" -gt 0 ] 2>/dev/null || skip_all "cannot read slurmd's version ($version)"
-if [ "$((10#$major * 100 + 10#$minor))" -ge 2511 ]; then
+version=$(cluster_slurm_version) || skip_all "cannot read slurmd's version"
+if cluster_slurm_at_least 25.11; then
     key=NamespaceType plugin=namespace/tmpfs
 else
     key=JobContainerType plugin=job_container/tmpfs

@@ -22,6 +22,7 @@
 #         node_stays_up DESCRIPTION (TAP: settled, and not drained or down)
 # Daemons: cluster_log slurmd|slurmctld|munged (a log's path)   cluster_pids   cluster_dump_logs
 # MPI:    cluster_can_mpi (like cluster_can_run)   cluster_mpi_program (path of an allreduce)
+# Slurm:  cluster_slurm_version ("24.11.5")   cluster_slurm_at_least MAJOR.MINOR
 # Crashes: cluster_restart_slurmd   cluster_restart_slurmctld [--forget] (its state wiped)
 #         job_crash JOBID (SIGKILL to the job's processes and slurmstepds)
 #         job_lost JOBID (slurmd stopped, job_crash, slurmctld forgets, slurmd back: no epilog)
@@ -98,6 +99,22 @@ cluster_can_run() {
         return 1
     fi
     return 0
+}
+
+# cluster_slurm_version: the installed slurmd's version ("24.11.5"); fails if it cannot be read.
+cluster_slurm_version() {
+    local v
+    v=$(slurmd -V 2>/dev/null | awk '{ print $NF }')
+    [[ $v =~ ^[0-9]+\.[0-9]+ ]] || return 1
+    echo "$v"
+}
+
+# cluster_slurm_at_least MAJOR.MINOR: the installed Slurm is that release or a later one.
+cluster_slurm_at_least() {
+    local v want=$1 have
+    v=$(cluster_slurm_version) || return 1
+    have=$((10#${v%%.*} * 100 + 10#$(cut -d. -f2 <<<"$v")))
+    [ "$have" -ge $((10#${want%%.*} * 100 + 10#${want#*.})) ]
 }
 
 # cluster_can_mpi: like cluster_can_run, for tests that build and run an MPI program.
