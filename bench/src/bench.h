@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "plan.h"
-#include "policy.h"
+#include "plan/plan.h"
+#include "policy/policy.h"
 
 /* CLOCK_MONOTONIC, in nanoseconds. */
 uint64_t now_ns(void);
