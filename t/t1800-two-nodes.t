@@ -94,6 +94,16 @@ else
     skip "MPI: $reason"
 fi
 
+# --- slurmd's start ---------------------------------------------------------------------------
+# Instances no record names (a reboot emptied /run) are swept when slurmd starts: each slurmd
+# finds its own node's base from its command line (-N NAME).
+mkdir -p "$base1/job/424242/tmp" "$base2/job/424243/tmp"
+test_ok "both slurmds restart" cluster_restart_slurmd
+wait_for 30 eval '[ ! -e "$base1/job/424242" ] && [ ! -e "$base2/job/424243" ]'
+ok $([ ! -e "$base1/job/424242" ]; echo $?) "$n1's slurmd sweeps its own base at its start"
+ok $([ ! -e "$base2/job/424243" ]; echo $?) "...and $n2's, its own"
+test_ok "both nodes are back" cluster_wait_idle 60
+
 # --- nothing left ------------------------------------------------------------------------------
 wait_for 30 no_leftovers
 is "$(leftovers_on "$n1")" "" "after every job, no instance, pin or mount is left under $n1's base"
