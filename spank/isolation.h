@@ -31,6 +31,12 @@ int plugin_configure(int ac, char **av);
 /* The job's id, uid and gid from Slurm; -1 (logged) if Slurm does not give them. */
 int plugin_get_job(spank_t sp, uint32_t *job_id, uid_t *uid, gid_t *gid);
 
+/* The node's name where the environment does not give it (node.c), in BUF; NULL when unknown
+ * (the short host name is the node's then): at slurmd's start, from its -N; in slurmstepd, from
+ * the step's socket, for job JOB_ID. */
+const char *plugin_slurmd_node(char *buf, size_t size);
+const char *plugin_stepd_node(uint32_t job_id, char *buf, size_t size);
+
 /* At slurmd start: sweep the instances left by a reboot (prolog.c). */
 void slurmd_start(void);
 

@@ -13,7 +13,9 @@ void slurmd_start(void)
 {
     /* Instances left by a reboot; never fail here, or slurmd would not start. */
     struct err e;
-    struct policy *p = job_policy_load(iso.policy_path, &e);
+    char cmdline[8192];
+    struct policy *p =
+        job_policy_load_node(iso.policy_path, plugin_slurmd_node(cmdline, sizeof(cmdline)), &e);
     struct instance_store *s = p ? instance_store_open(p->instance_base, true, &e) : NULL;
 
     if (!s || instance_sweep(s, true, &e) < 0)
@@ -35,7 +37,8 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
 
     if (plugin_configure(ac, av) < 0 || plugin_get_job(sp, &r.job_id, &r.uid, &r.gid) < 0)
         return 0;
-    if (!(p = job_policy_load(iso.policy_path, &e))) {
+    r.node = getenv("SLURMD_NODENAME");
+    if (!(p = job_policy_load_node(iso.policy_path, r.node, &e))) {
         log_error("job %" PRIu32 ": %s", r.job_id, e.text);
         return 0;
     }
@@ -59,10 +62,10 @@ int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 
     if (plugin_configure(ac, av) < 0 || plugin_get_job(sp, &job_id, &uid, &gid) < 0)
         return 0;
-    if (!(p = job_policy_load(iso.policy_path, &e)))
+    if (!(p = job_policy_load_node(iso.policy_path, getenv("SLURMD_NODENAME"), &e)))
         log_error("job %" PRIu32 ": %s; cleaning up under the recorded instance bases", job_id,
                   e.text);
-    instance_job_cleanup(p ? p->instance_base : NULL, job_id);
+    job_cleanup(p, job_id);
     policy_free(p);
     return 0;
 }

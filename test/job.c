@@ -332,6 +332,53 @@ static void test_no_record(const char *policy)
     job_session_close(&js);
 }
 
+/* Two slurmds on one host: a base naming the node (%n) is each node's own, and one node's
+ * epilog leaves the other's instances of the same job alone. */
+static void test_node_base(void)
+{
+    char path[512], text[1024], name[256], want[1024];
+    struct instance_store *s1, *s2;
+    struct policy *p, *p2;
+    struct err e;
+
+    snprintf(path, sizeof(path), "%s/good/nodes.yaml", D);
+    snprintf(text, sizeof(text),
+             "version: 1\ninstance_base: %s/%%n\ndefault_profile: strict\n"
+             "profiles:\n  strict:\n    polydirs: [{path: /tmp}]\n",
+             base);
+    must(write_file(path, text));
+    must(chmod(path, 0644));
+    ok(job_node_name("n1", name, sizeof(name)) == 0 && strcmp(name, "n1") == 0,
+       "the node's name as Slurm gives it");
+    ok(job_node_name(NULL, name, sizeof(name)) == 0 && name[0] && !strchr(name, '.'),
+       "without it, the short host name (%s)", name);
+    p = job_policy_load_node(path, "n1", &e);
+    snprintf(want, sizeof(want), "%s/n1", base);
+    ok(p && strcmp(p->instance_base, want) == 0, "%%n in instance_base is the node's name");
+    p2 = job_policy_load_node(path, "n2", &e);
+    snprintf(want, sizeof(want), "%s/n2", base);
+    ok(p2 && strcmp(p2->instance_base, want) == 0, "...another node's for another node");
+    ok(job_policy_load_node(path, "../x", &e) == NULL &&
+           strstr(e.text, "this node's name \"../x\" cannot be part of a path"),
+       "a node name that is not one path component is refused");
+    s1 = p ? instance_store_open(p->instance_base, true, &e) : NULL;
+    s2 = p2 ? instance_store_open(p2->instance_base, true, &e) : NULL;
+    ok(s1 && s2, "each node's store opens");
+    if (s1 && s2) {
+        job_record(s1, 77, getuid(), getgid(), "none", NULL, NULL);
+        job_record(s2, 77, getuid(), getgid(), "none", NULL, NULL);
+        job_cleanup(p, 77);
+        ok(!instance_job_exists(s1, 77), "node n1's epilog removes the job from its base");
+        ok(instance_job_exists(s2, 77), "...and leaves node n2's to n2");
+        job_cleanup(p2, 77);
+        ok(!instance_job_exists(s2, 77), "which its own epilog removes");
+    }
+    instance_store_close(s1);
+    instance_store_close(s2);
+    policy_free(p);
+    policy_free(p2);
+}
+
 int main(void)
 {
     char run[512], policy[512];
@@ -351,6 +398,7 @@ int main(void)
     snprintf(policy, sizeof(policy), "%s/good/isolation.yaml", D);
     test_records(policy);
     test_no_record(policy);
+    test_node_base();
     testfs_cleanup(D);
     return done_testing();
 }

@@ -653,6 +653,63 @@ static void test_instance_base(void)
             "a relative instance_base");
 }
 
+/* %n names the node, as in Slurm's BasePath; the front end expands it once it knows the node. */
+static void test_node_base(void)
+{
+    struct policy *p;
+    char buf[64];
+
+    p = accepted(HEAD "instance_base: /var/spool/iso/%n\nprofiles: {a: {}}\n", "",
+                 "instance_base with %n");
+    is_str(p ? p->instance_base : NULL, "/var/spool/iso/%n", "...kept as written when loaded");
+    ok(p && policy_set_node(p, "node1") == 0, "...set for node node1");
+    is_str(p ? p->instance_base : NULL, "/var/spool/iso/node1", "...which it names");
+    is_str(p ? p->base_template : NULL, "/var/spool/iso/%n", "...the template kept");
+    ok(p && policy_base_of_other_node(p, "/var/spool/iso/node2"), "node2's base is another's");
+    ok(p && !policy_base_of_other_node(p, "/var/spool/iso/node1"), "node1's is its own");
+    ok(p && !policy_base_of_other_node(p, "/var/spool/iso/a/b"), "a deeper path is no node's");
+    ok(p && !policy_base_of_other_node(p, "/var/spool/iso/"), "an empty name is no node's");
+    ok(p && !policy_base_of_other_node(p, "/var/spool/other"), "another base is no node's");
+    policy_free(p);
+    p = accepted(HEAD "instance_base: /var/iso\nprofiles: {a: {}}\n", "", "a base without %n");
+    ok(p && policy_set_node(p, "node1") == 0 && strcmp(p->instance_base, "/var/iso") == 0 &&
+           !p->base_template && !policy_base_of_other_node(p, "/var/iso"),
+       "...is every node's, and no other node has one");
+    policy_free(p);
+    p = accepted(HEAD "instance_base: /i/%n-%%n/x%n\nprofiles: {a: {}}\n", "",
+                 "%n twice, and a literal %");
+    ok(p && policy_set_node(p, "c1") == 0, "...set for c1");
+    is_str(p ? p->instance_base : NULL, "/i/c1-%n/xc1", "...expanded");
+    ok(p && policy_base_of_other_node(p, "/i/c22-%n/xc22"), "...another node's matches");
+    ok(p && policy_set_node(p, "../x") < 0 && errno == EINVAL, "a node name with / is refused");
+    policy_free(p);
+
+    refused(HEAD "instance_base: /var/iso/%u\nprofiles: {a: {}}\n",
+            "t.yaml:3:16: instance_base \"/var/iso/%u\" has an expansion other than %n; only %n "
+            "(the node's name) and %% (a literal %) may be used there",
+            "instance_base with %u");
+    refused(HEAD "instance_base: /var/iso%\nprofiles: {a: {}}\n",
+            "t.yaml:3:16: instance_base \"/var/iso%\" has a lone \"%\" at its end; only %n "
+            "(the node's name) and %% (a literal %) may be used there",
+            "instance_base ending with %");
+    refused(HEAD "instance_base: /tmp/%n\nprofiles:\n  a:\n    polydirs: [{path: /tmp}]\n",
+            "t.yaml:3:16: instance_base \"/tmp/%n\" lies inside polydir \"/tmp\" (profile "
+            "\"a\", line 6); choose a root-only directory outside every polydir, such as "
+            "/var/spool/slurm/isolation",
+            "a node's base inside a polydir");
+
+    is_int(policy_base_expand("/b/%n", "n1", buf, sizeof(buf)), 5, "expand: the length");
+    is_str(buf, "/b/n1", "expand: the text");
+    ok(policy_base_expand("/b/%n", "", buf, sizeof(buf)) < 0 && errno == EINVAL, "no name");
+    ok(policy_base_expand("/b/%n", ".", buf, sizeof(buf)) < 0 && errno == EINVAL, "name .");
+    ok(policy_base_expand("/b/%n", "..", buf, sizeof(buf)) < 0 && errno == EINVAL, "name ..");
+    ok(policy_base_expand("/b/%n", "a\nb", buf, sizeof(buf)) < 0 && errno == EINVAL,
+       "a control byte");
+    ok(policy_base_expand("/b/%n", "node1", buf, 8) < 0 && errno == ENAMETOOLONG, "too long");
+    is_int(policy_base_expand("/b/%n", "node", buf, 8), 7, "exactly long enough");
+    ok(policy_node_name_ok("cn-0001.site") && policy_node_name_ok("a%n"), "names with . and %%");
+}
+
 static void test_bad_sizes(void)
 {
     refused(HEAD "profiles:\n  a:\n    polydirs:\n"
@@ -1141,6 +1198,7 @@ int main(void)
     test_paths();
     test_polydirs();
     test_instance_base();
+    test_node_base();
     test_bad_sizes();
     test_filters();
     test_mount_entries();

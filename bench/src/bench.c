@@ -172,7 +172,7 @@ void bench_epilog(const char *policy_path, uint32_t job_id)
 {
     struct policy *p = bench_policy_load(policy_path);
 
-    if (instance_job_cleanup(p->instance_base, job_id) < 0)
+    if (instance_job_cleanup(p->instance_base, job_id, NULL, NULL) < 0)
         die("epilog of job %u failed", job_id);
     policy_free(p);
 }

@@ -57,6 +57,51 @@ struct policy *job_policy_load(const char *path, struct err *e)
     return p;
 }
 
+int job_node_name(const char *given, char *buf, size_t size)
+{
+    char host[256] = "";
+
+    if (given && *given) {
+        snprintf(buf, size, "%s", given);
+    } else {
+        if (gethostname(host, sizeof(host) - 1) < 0)
+            host[0] = '\0';
+        host[strcspn(host, ".")] = '\0';
+        snprintf(buf, size, "%s", host);
+    }
+    return policy_node_name_ok(buf) ? 0 : -1;
+}
+
+struct policy *job_policy_load_node(const char *path, const char *node, struct err *e)
+{
+    struct policy *p = job_policy_load(path, e);
+    char name[256];
+
+    if (!p || !strchr(p->instance_base, '%'))
+        return p;
+    if (job_node_name(node, name, sizeof(name)) < 0 || policy_set_node(p, name) < 0) {
+        errprintf(e,
+                  "the isolation policy's instance_base \"%s\" names the node (%%n), but this "
+                  "node's name \"%s\" cannot be part of a path",
+                  p->instance_base, name);
+        policy_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static bool other_node(const char *base, void *arg)
+{
+    return policy_base_of_other_node(arg, base);
+}
+
+int job_cleanup(const struct policy *p, uint32_t job_id)
+{
+    if (!p)
+        return instance_job_cleanup(NULL, job_id, NULL, NULL);
+    return instance_job_cleanup(p->instance_base, job_id, other_node, (void *)p);
+}
+
 int job_plan(const struct policy *p, const struct job_request *r, struct plan **out, struct err *e)
 {
     struct identity ib;

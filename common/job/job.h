@@ -19,7 +19,7 @@
  *   a step, or a     job_session_open() reads the decision and opens the pin (or plans, when no
  *   PAM session      prolog ran), job_session_enter() enters the namespace (building it first if
  *                    needed), job_session_close();
- *   epilog (root)    instance_job_cleanup() (store.h).
+ *   epilog (root)    job_cleanup().
  *
  * A PAM session adopted into job N of uid U (mode=join) is job_session_open() with
  * {.job_id = N, .uid = U, .gid = G} and job_session_enter(); a login session given a profile
@@ -57,6 +57,19 @@ int job_policy_check_trust(const char *path, struct err *e);
  * its first error, and how to see the rest, in E. */
 struct policy *job_policy_load(const char *path, struct err *e);
 
+/* This node's name into BUF: GIVEN (Slurm's node name, SLURMD_NODENAME) if set, else the short
+ * host name. 0, or -1 if it cannot be part of a path (policy_node_name_ok). */
+int job_node_name(const char *given, char *buf, size_t size);
+
+/* job_policy_load(), then the instance base of node NODE (NULL or "": the short host name) when
+ * the base names the node (%n). */
+struct policy *job_policy_load_node(const char *path, const char *node, struct err *e);
+
+/* The epilog's clean-up of job JOB_ID: under P's base (P loaded for this node; NULL if it could
+ * not be loaded) and every recorded base but the other nodes' of P's template (several slurmds
+ * on one host each clean up their own). Failures are logged; -1 if any removal failed. */
+int job_cleanup(const struct policy *p, uint32_t job_id);
+
 /* What a front end knows about a job on this node. */
 struct job_request {
     uint32_t job_id;
@@ -66,6 +79,8 @@ struct job_request {
                             * profile allowed everywhere is accepted */
     const char *profile;   /* asked for by the user; NULL: the partition's default */
     uint64_t mem_bytes;    /* the job's memory on this node; 0: unknown */
+    const char *node;      /* the node's name, for %n in instance_base; NULL: the short host
+                            * name */
     bool hold;             /* the caller is the job's extern step: it keeps the job alive */
 };
 

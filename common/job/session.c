@@ -90,7 +90,7 @@ int job_session_open(struct job_session *js, const char *policy_path, const stru
     memset(js, 0, sizeof(*js));
     js->nsfd = -1;
     js->req = *r;
-    if (!(js->policy = job_policy_load(policy_path, e)))
+    if (!(js->policy = job_policy_load_node(policy_path, r->node, e)))
         return -1;
     js->allow_unisolated = js->policy->on_error == ON_ERROR_ALLOW;
     if ((s = instance_store_open(js->policy->instance_base, false, &ignored)))
@@ -100,7 +100,7 @@ int job_session_open(struct job_session *js, const char *policy_path, const stru
     else
         rc = follow_record(js, s, e);
     instance_store_close(s);
-    js->req.partition = js->req.profile = NULL;
+    js->req.partition = js->req.profile = js->req.node = NULL;
     return rc;
 }
 

@@ -135,6 +135,10 @@ static void read_instance_base(struct ctx *c, const struct node *v)
                                     "instance_base cannot be /; use a root-only directory such "
                                     "as " POLICY_DEFAULT_INSTANCE_BASE);
 
+    if (base && !check_base_expansions(c, v)) {
+        free(base);
+        base = NULL;
+    }
     c->base_written = true;
     c->base_loc = v->loc;
     c->p->base_loc = v->loc;

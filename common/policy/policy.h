@@ -119,7 +119,9 @@ struct partition {
 struct policy {
     char *file;
     int version;
-    char *instance_base;
+    char *instance_base; /* the node's, once policy_set_node() has expanded it */
+    char *base_template; /* instance_base as written, once policy_set_node() has expanded a
+                          * %n (or %%) in it; NULL otherwise */
     struct loc base_loc; /* where instance_base is written; line 0 for the default */
     enum on_error on_error;
     char *default_profile;
@@ -139,6 +141,24 @@ struct policy *policy_load(const char *path, struct diag_list *diags);
 struct policy *policy_parse(const char *buf, size_t len, const char *name, struct diag_list *diags);
 
 void policy_free(struct policy *p);
+
+/* --- the node's instance base (isolation.yaml(5): "%n") --------------------------------------- */
+
+/* A node name fit for a path: one component (no "/", not "." or ".."), no control byte, 1 to
+ * 255 bytes. */
+bool policy_node_name_ok(const char *node);
+
+/* BASE (an instance_base as written) with each %n replaced by NODE and each %% by %, into OUT.
+ * Returns its length, or -1 with errno EINVAL (NODE is not a valid name) or ENAMETOOLONG. */
+int policy_base_expand(const char *base, const char *node, char *out, size_t size);
+
+/* Make P's instance_base the node NODE's (keeping the template in base_template). 0, or -1 with
+ * errno set (EINVAL: NODE is not a valid name); P is unchanged then. */
+int policy_set_node(struct policy *p, const char *node);
+
+/* Whether BASE is another node's expansion of P's template (P set for a node): a base this
+ * node's epilog must leave to that node. */
+bool policy_base_of_other_node(const struct policy *p, const char *base);
 
 const struct profile *policy_profile(const struct policy *p, const char *name);
 /* Whether NAME is in the list L. */

@@ -133,6 +133,8 @@ char *read_path_not_root(struct ctx *c, const struct node *v, const char *what, 
                          const char *root_msg);
 /* V's text holds no expansion but %u %U %g %j and %%; else reported, naming it WHAT. */
 bool check_expansions(struct ctx *c, const struct node *v, const char *what);
+/* instance_base holds only %n and %% (node.c). */
+bool check_base_expansions(struct ctx *c, const struct node *v);
 
 /* A size; PERCENT_OK for polydirs (share of the job's memory), bytes only for mounts. */
 bool read_size(struct ctx *c, const char *s, struct loc at, bool percent_ok, struct size_spec *out);

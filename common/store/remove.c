@@ -228,6 +228,8 @@ int instance_job_drop_stale(struct instance_store *s, uint32_t job_id, uid_t uid
 struct cleanup {
     uint32_t job_id;
     const char *done; /* the base already cleaned */
+    bool (*skip)(const char *base, void *arg);
+    void *arg;
     int rc;
 };
 
@@ -237,7 +239,7 @@ static void cleanup_under(const char *base, void *arg)
     struct instance_store *s;
     struct err e;
 
-    if (c->done && strcmp(base, c->done) == 0)
+    if ((c->done && strcmp(base, c->done) == 0) || (c->skip && c->skip(base, c->arg)))
         return;
     if ((s = instance_store_open(base, false, &e))) {
         if (instance_job_remove(s, c->job_id, &e) < 0) {
@@ -252,9 +254,10 @@ static void cleanup_under(const char *base, void *arg)
     }
 }
 
-int instance_job_cleanup(const char *base, uint32_t job_id)
+int instance_job_cleanup(const char *base, uint32_t job_id,
+                         bool (*skip)(const char *base, void *arg), void *arg)
 {
-    struct cleanup c = {job_id, NULL, 0};
+    struct cleanup c = {job_id, NULL, skip, arg, 0};
 
     if (base) {
         cleanup_under(base, &c);

@@ -56,9 +56,11 @@ void instance_set_rundir(const char *dir);
 /* Call FN for each recorded base (and the order they were recorded in). */
 void instance_for_each_base(void (*fn)(const char *base, void *arg), void *arg);
 
-/* Remove job JOB_ID's instances under BASE (NULL: none) and under every recorded base; each base
- * must still pass the store's checks. Failures are logged; returns -1 if any removal failed. */
-int instance_job_cleanup(const char *base, uint32_t job_id);
+/* Remove job JOB_ID's instances under BASE (NULL: none) and under every recorded base for which
+ * SKIP (NULL: none) says false; each base must still pass the store's checks. Failures are
+ * logged; returns -1 if any removal failed. */
+int instance_job_cleanup(const char *base, uint32_t job_id,
+                         bool (*skip)(const char *base, void *arg), void *arg);
 
 /* Exclusive store lock: every creation, removal and sweep holds it from start to end, so no
  * one ever sees a half-built job. */

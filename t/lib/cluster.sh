@@ -1,13 +1,13 @@
 # A throwaway Slurm cluster on localhost for the shell tests in t/ (sourced, bash, after tap.sh).
 #
-# One controller and one node from the distribution's packages, all as root, all private:
-# munged, slurmctld and slurmd run with their own key, socket, ports, state, spool, logs and pid
-# files in one directory, and are stopped by the pids recorded when they were started.
+# One controller and one node (or several: --nodes) from the distribution's packages, all as root,
+# all private: munged, slurmctld and slurmd run with their own key, socket, ports, state, spool,
+# logs and pid files in one directory, and are stopped by the pids recorded when they were started.
 # Nothing system-wide is touched but the test users and groups (names start with "iso").
 #
 #   reason=$(cluster_can_run) || skip_all "$reason"
 #   cluster_add_user isoA isogrp1 isogrp2      # user isoA in groups isogrp1, isogrp2 (any time)
-#   cluster_start [--plugstack FILE] [--conf-extra LINES] [--partitions LINES]
+#   cluster_start [--nodes N] [--plugstack FILE] [--conf-extra LINES] [--partitions LINES]
 #                 [--prolog-flags FLAGS] [--file NAME CONTENT]... || bail_out "no cluster"
 #   run_as isoA srun -n2 hostname              # as isoA, in its home, in a clean environment
 #   id=$(job_run isoA --wrap 'id -un >out')    # like sbatch --wait, and until the epilog is done
@@ -15,20 +15,25 @@
 #
 # Jobs:   job_wait ID [SECONDS]   the final JobState, success if COMPLETED (epilog done too)
 #         job_state ID            job_field ID FIELD (JobState, Reason, ExitCode...)
-# Node:   cluster_node_state      idle, allocated, mixed, completing, drained...
+# Node:   cluster_node_state [NODE]   idle, allocated, mixed, completing, drained...
 #         cluster_node_reason     why it is drained or down
-#         cluster_wait_idle [SECONDS]        cluster_resume_node (after a failed prolog)
+#         cluster_wait_idle [SECONDS] (every node)   cluster_resume_node [NODE] (after a failed prolog)
 #         cluster_node_settled [SECONDS] (the state once `completing` is over)
 #         node_stays_up DESCRIPTION (TAP: settled, and not drained or down)
-# Daemons: cluster_log slurmd|slurmctld|munged (a log's path)   cluster_pids   cluster_dump_logs
+# Daemons: cluster_log slurmd|slurmctld|munged [NODE] (a log's path)   cluster_pids   cluster_dump_logs
 # MPI:    cluster_can_mpi (like cluster_can_run)   cluster_mpi_program (path of an allreduce)
 # Slurm:  cluster_slurm_version ("24.11.5")   cluster_slurm_at_least MAJOR.MINOR
-# Crashes: cluster_restart_slurmd   cluster_restart_slurmctld [--forget] (its state wiped)
+# Crashes: cluster_restart_slurmd (every node's)   cluster_restart_slurmctld [--forget] (its state wiped)
 #         job_crash JOBID (SIGKILL to the job's processes and slurmstepds)
 #         job_lost JOBID (slurmd stopped, job_crash, slurmctld forgets, slurmd back: no epilog)
 # Misc:   wait_for SECONDS CMD...  (polls CMD)     mounts_under DIR (mount points at or under)
 #
 # cluster_start options:
+#   --nodes N            N nodes (default 1). One node is named after the host, as a real one is.
+#                        Several are node1..nodeN, each its own `slurmd -N NAME` on this host with
+#                        its own port (NodeName ... Port=), spool, pid file and log (slurm.conf
+#                        says spool/%n, run/slurmd-%n.pid, log/slurmd-%n.log): `srun -N2` spans
+#                        them. Slurm sets SLURMD_NODENAME to the node's name in the job's tasks.
 #   --plugstack FILE     PlugStackConfig (default: an empty file)
 #   --conf-extra LINES   slurm.conf lines; "Key=..." replaces the generated line for that key,
 #                        NodeName= and PartitionName= lines are added
@@ -41,8 +46,11 @@
 #
 # Set for the tests: CLUSTER_DIR (the private directory: 0755 root, outside /tmp, /var/tmp and
 # /dev/shm, which the plugin may polyinstantiate), CLUSTER_ID (its name, unique among the
-# clusters on this host), CLUSTER_NODE (the node's name), SLURM_CONF (exported: sinfo, scontrol,
-# srun... run by root use this cluster), CLUSTER_START_SECONDS. After cluster_stop,
+# clusters on this host), CLUSTER_NODE (the node's name; the first node's with --nodes),
+# CLUSTER_NODES (every node's name, an array), CLUSTER_HOST (the host's short name),
+# CLUSTER_SLURMD_PIDS (one slurmd pid per node, in CLUSTER_NODES' order; CLUSTER_SLURMD_PID is the
+# first), SLURM_CONF (exported: sinfo, scontrol, srun... run by root use this cluster),
+# CLUSTER_START_SECONDS. After cluster_stop,
 # CLUSTER_LAST_DIR names the directory that was removed.
 #
 # Knobs: CLUSTER_BASE (parent of the private directories, default /var/lib/spank-isolation-tests),
@@ -60,6 +68,7 @@
 # shellcheck disable=SC2034 # read by the tests
 CLUSTER_DIR='' CLUSTER_ID='' CLUSTER_NODE='' CLUSTER_LAST_DIR='' CLUSTER_START_SECONDS=''
 CLUSTER_MUNGED_PID='' CLUSTER_SLURMCTLD_PID='' CLUSTER_SLURMD_PID=''
+CLUSTER_HOST='' CLUSTER_NODES=() CLUSTER_SLURMD_NAMES=() CLUSTER_SLURMD_PIDS=()
 CLUSTER_EXTRA='' CLUSTER_PARTITIONS='' CLUSTER_LOCK_FD=''
 CLUSTER_GECOS="spank-isolation test user"
 
@@ -169,14 +178,22 @@ _cluster_unset_slurm_env() {
     done
 }
 
-cluster_log() { echo "$CLUSTER_DIR/log/$1.log"; }
+# cluster_log NAME [NODE]: a daemon's log; with several nodes, slurmd's is per node (the first
+# node's by default).
+cluster_log() {
+    if [ "$1" = slurmd ] && [ "${#CLUSTER_NODES[@]}" -gt 1 ]; then
+        echo "$CLUSTER_DIR/log/slurmd-${2:-${CLUSTER_NODES[0]}}.log"
+    else
+        echo "$CLUSTER_DIR/log/$1.log"
+    fi
+}
 
-cluster_pids() { echo "$CLUSTER_MUNGED_PID $CLUSTER_SLURMCTLD_PID $CLUSTER_SLURMD_PID"; }
+cluster_pids() { echo "$CLUSTER_MUNGED_PID $CLUSTER_SLURMCTLD_PID ${CLUSTER_SLURMD_PIDS[*]}"; }
 
 # The tails of the daemons' logs, as TAP comments.
 cluster_dump_logs() {
     local name f
-    for name in munged slurmctld slurmd; do
+    for name in munged slurmctld "${CLUSTER_SLURMD_NAMES[@]}"; do
         # slurmctld and slurmd in the foreground copy their log to stderr (NAME.out), which
         # alone has what they said before opening their log.
         f=$CLUSTER_DIR/log/$name.log
@@ -319,12 +336,13 @@ _cluster_tcp_ports() {
 
 _cluster_port_is_listening() { _cluster_tcp_ports 0A | grep -qx "$1"; }
 
-# Two free TCP ports below the ephemeral range, for slurmctld and slurmd.
+# _cluster_pick_ports N: N free TCP ports below the ephemeral range (slurmctld's, then one for
+# each slurmd).
 _cluster_pick_ports() {
     local p used
     local -a ports=()
     used=" $(_cluster_tcp_ports | tr '\n' ' ') "
-    while [ "${#ports[@]}" -lt 2 ]; do
+    while [ "${#ports[@]}" -lt "$1" ]; do
         p=$((10000 + RANDOM % 20000))
         case "$used ${ports[*]} " in *" $p "*) continue ;; esac
         ports+=("$p")
@@ -344,18 +362,22 @@ _cluster_node_hardware() {
     echo "${cpus:-$(nproc)} ${mem:-2048}"
 }
 
-# _cluster_write_slurm_conf PLUGSTACK PROLOG_FLAGS CTLD_PORT SLURMD_PORT: generated lines, less
-# those whose key --conf-extra sets, then the node, the partitions and --conf-extra.
+# _cluster_write_slurm_conf PLUGSTACK PROLOG_FLAGS CTLD_PORT SLURMD_PORT...: generated lines,
+# less those whose key --conf-extra sets, then the nodes (one slurmd port each), the partitions
+# and --conf-extra. With several nodes, slurmd's spool, pid file and log are per node (Slurm
+# expands %n to the node's name).
 _cluster_write_slurm_conf() {
-    local plugstack=$1 prolog_flags=$2 ctld_port=$3 slurmd_port=$4
+    local plugstack=$1 prolog_flags=$2 ctld_port=$3 slurmd_port=$4 per_node='' i
     local cpus mem defaults key
+    local -a ports=("${@:4}")
+    [ "${#CLUSTER_NODES[@]}" -eq 1 ] || per_node=-%n
     read -r cpus mem <<<"$(_cluster_node_hardware)"
     [ "$cpus" -ge 4 ] || cpus=4
     cpus=${CLUSTER_CPUS:-$cpus}
     defaults="# Generated by t/lib/cluster.sh for one test: everything in $CLUSTER_DIR.
 ClusterName=isolation
 # The real host name with an explicit address: no DNS, works on any VM or container.
-SlurmctldHost=$CLUSTER_NODE(127.0.0.1)
+SlurmctldHost=$CLUSTER_HOST(127.0.0.1)
 # Ports of our own, so that tests can run side by side (and beside a site's Slurm).
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
@@ -366,11 +388,11 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$CLUSTER_DIR/munge/munge.socket
 StateSaveLocation=$CLUSTER_DIR/state
-SlurmdSpoolDir=$CLUSTER_DIR/spool
+SlurmdSpoolDir=$CLUSTER_DIR/spool${per_node:+/%n}
 SlurmctldPidFile=$CLUSTER_DIR/run/slurmctld.pid
-SlurmdPidFile=$CLUSTER_DIR/run/slurmd.pid
+SlurmdPidFile=$CLUSTER_DIR/run/slurmd$per_node.pid
 SlurmctldLogFile=$CLUSTER_DIR/log/slurmctld.log
-SlurmdLogFile=$CLUSTER_DIR/log/slurmd.log
+SlurmdLogFile=$CLUSTER_DIR/log/slurmd$per_node.log
 SlurmctldDebug=${CLUSTER_DEBUG:-info}
 SlurmdDebug=${CLUSTER_DEBUG:-info}
 PlugStackConfig=$plugstack
@@ -413,8 +435,17 @@ FirstJobId=$(((RANDOM % 9000 + 1000) * 1000))"
     done
     {
         printf '%s\n' "$defaults"
-        echo "NodeName=$CLUSTER_NODE NodeHostname=$CLUSTER_NODE NodeAddr=127.0.0.1" \
-            "CPUs=$cpus RealMemory=$((mem * 9 / 10)) State=UNKNOWN"
+        if [ "${#CLUSTER_NODES[@]}" -eq 1 ]; then
+            echo "NodeName=$CLUSTER_NODE NodeHostname=$CLUSTER_NODE NodeAddr=127.0.0.1" \
+                "CPUs=$cpus RealMemory=$((mem * 9 / 10)) State=UNKNOWN"
+        else
+            # Several slurmds on this host: one port each, the host's memory shared out.
+            for i in "${!CLUSTER_NODES[@]}"; do
+                echo "NodeName=${CLUSTER_NODES[i]} NodeHostname=$CLUSTER_HOST" \
+                    "NodeAddr=127.0.0.1 Port=${ports[i]} CPUs=$cpus" \
+                    "RealMemory=$((mem * 9 / 10 / ${#CLUSTER_NODES[@]})) State=UNKNOWN"
+            done
+        fi
         if [ -n "$CLUSTER_PARTITIONS" ]; then
             printf '%s\n' "$CLUSTER_PARTITIONS"
         else
@@ -455,8 +486,24 @@ _cluster_spawn_munged() {
 # Idle: no job, no epilog. Slurm 23.02+ says `planned` for an idle node that backfill holds for a
 # pending job; it runs nothing either.
 _cluster_node_is_idle() {
-    case $(cluster_node_state) in idle | planned) return 0 ;; esac
+    case $(cluster_node_state "$@") in idle | planned) return 0 ;; esac
     return 1
+}
+
+_cluster_nodes_are_idle() {
+    local node
+    for node in "${CLUSTER_NODES[@]}"; do
+        _cluster_node_is_idle "$node" || return 1
+    done
+}
+
+# "node1:idle node2:mixed", for messages.
+_cluster_nodes_states() {
+    local node out=''
+    for node in "${CLUSTER_NODES[@]}"; do
+        out+="$node:$(cluster_node_state "$node") "
+    done
+    echo "${out% }"
 }
 
 _cluster_node_left_completing() {
@@ -464,11 +511,18 @@ _cluster_node_left_completing() {
 }
 
 _cluster_daemons_alive() {
-    local name pid
-    for name in munged slurmctld slurmd; do
+    local name pid i
+    for name in munged slurmctld; do
         eval "pid=\$CLUSTER_${name^^}_PID"
         if [ -n "$pid" ] && ! _cluster_proc_alive "$pid"; then
             diag "cluster_start: $name (pid $pid) died"
+            return 1
+        fi
+    done
+    for i in "${!CLUSTER_SLURMD_PIDS[@]}"; do
+        pid=${CLUSTER_SLURMD_PIDS[i]}
+        if [ -n "$pid" ] && ! _cluster_proc_alive "$pid"; then
+            diag "cluster_start: slurmd -N ${CLUSTER_NODES[i]} (pid $pid) died"
             return 1
         fi
     done
@@ -488,9 +542,12 @@ _cluster_wait_up() {
 
 # Under the ports lock: slurm.conf, then (munged being up) slurmctld, then slurmd.
 _cluster_start_slurm() {
-    local ctld_port slurmd_port
-    read -r ctld_port slurmd_port <<<"$(_cluster_pick_ports)"
-    _cluster_write_slurm_conf "$@" "$ctld_port" "$slurmd_port" ||
+    local ctld_port
+    local -a slurmd_ports
+    read -r ctld_port <<<"$(_cluster_pick_ports $((1 + ${#CLUSTER_NODES[@]})))"
+    read -r -a slurmd_ports <<<"${ctld_port#* }"
+    ctld_port=${ctld_port%% *}
+    _cluster_write_slurm_conf "$@" "$ctld_port" "${slurmd_ports[@]}" ||
         { _cluster_fail "cannot write $SLURM_CONF"; return 1; }
     _cluster_wait_up 10 _cluster_munge_works ||
         { _cluster_fail "munged does not answer on $CLUSTER_DIR/munge/munge.socket"; return 1; }
@@ -498,10 +555,36 @@ _cluster_start_slurm() {
     CLUSTER_SLURMCTLD_PID=$!
     _cluster_wait_up 30 _cluster_port_is_listening "$ctld_port" ||
         { _cluster_fail "slurmctld does not listen on port $ctld_port"; return 1; }
-    _cluster_spawn "$CLUSTER_DIR/log/slurmd.out" slurmd -D -f "$SLURM_CONF" -N "$CLUSTER_NODE"
-    CLUSTER_SLURMD_PID=$!
-    _cluster_wait_up 30 _cluster_port_is_listening "$slurmd_port" ||
-        { _cluster_fail "slurmd does not listen on port $slurmd_port"; return 1; }
+    _cluster_start_slurmds "" "${slurmd_ports[@]}"
+}
+
+# _cluster_start_slurmds WHEN PORT...: one slurmd per node (node i on PORT i), then waits until
+# each listens. WHEN ("" or "-restart") names the output files.
+_cluster_start_slurmds() {
+    local when=$1 i
+    shift
+    CLUSTER_SLURMD_PIDS=()
+    for i in "${!CLUSTER_NODES[@]}"; do
+        _cluster_spawn "$CLUSTER_DIR/log/${CLUSTER_SLURMD_NAMES[i]}$when.out" \
+            slurmd -D -f "$SLURM_CONF" -N "${CLUSTER_NODES[i]}"
+        CLUSTER_SLURMD_PIDS+=("$!")
+    done
+    CLUSTER_SLURMD_PID=${CLUSTER_SLURMD_PIDS[0]}
+    for ((i = 1; i <= $#; i++)); do
+        _cluster_wait_up 30 _cluster_port_is_listening "${!i}" || {
+            _cluster_fail "slurmd -N ${CLUSTER_NODES[i - 1]} does not listen on port ${!i}"
+            return 1
+        }
+    done
+}
+
+# The slurmd ports, in node order, as slurm.conf has them.
+_cluster_slurmd_ports() {
+    if [ "${#CLUSTER_NODES[@]}" -eq 1 ]; then
+        sed -n 's/^SlurmdPort=//p' "$SLURM_CONF"
+    else
+        sed -n 's/^NodeName=.* Port=\([0-9]*\) .*/\1/p' "$SLURM_CONF"
+    fi
 }
 
 # _cluster_start_daemons PLUGSTACK PROLOG_FLAGS: munged starts while slurm.conf is written;
@@ -546,13 +629,30 @@ _cluster_set_traps() {
     trap 'exit 143' TERM
 }
 
+# _cluster_name_nodes N: one node is named after the host, as a real node is; several are
+# node1..nodeN (their slurmds' outputs slurmd-NAME), with a spool directory each.
+_cluster_name_nodes() {
+    local i
+    CLUSTER_NODES=() CLUSTER_SLURMD_NAMES=()
+    if [ "$1" -eq 1 ]; then
+        CLUSTER_NODES=("$CLUSTER_HOST") CLUSTER_SLURMD_NAMES=(slurmd)
+    else
+        for ((i = 1; i <= $1; i++)); do
+            CLUSTER_NODES+=("node$i")
+            CLUSTER_SLURMD_NAMES+=("slurmd-node$i")
+            mkdir -m 0755 "$CLUSTER_DIR/spool/node$i" || return 1
+        done
+    fi
+    CLUSTER_NODE=${CLUSTER_NODES[0]}
+}
+
 cluster_start() {
-    local plugstack='' prolog_flags=Alloc i t0=${EPOCHREALTIME/[.,]/}
+    local plugstack='' prolog_flags=Alloc nodes=1 i t0=${EPOCHREALTIME/[.,]/}
     local -a files=()
     CLUSTER_EXTRA='' CLUSTER_PARTITIONS=''
     while [ $# -gt 0 ]; do
         case $1 in
-        --plugstack | --conf-extra | --partitions | --prolog-flags) [ $# -ge 2 ] ;;
+        --plugstack | --conf-extra | --partitions | --prolog-flags | --nodes) [ $# -ge 2 ] ;;
         --file) [ $# -ge 3 ] ;;
         *) diag "cluster_start: unknown option $1" && return 1 ;;
         esac || { diag "cluster_start: $1 needs a value" && return 1; }
@@ -561,10 +661,15 @@ cluster_start() {
         --conf-extra) CLUSTER_EXTRA=$2 ;;
         --partitions) CLUSTER_PARTITIONS=$2 ;;
         --prolog-flags) prolog_flags=$2 ;;
+        --nodes) nodes=$2 ;;
         --file) files+=("$2" "$3") && shift ;;
         esac
         shift 2
     done
+    if ! [[ $nodes =~ ^[1-9][0-9]?$ ]]; then
+        diag "cluster_start: --nodes $nodes: give a number of nodes from 1 to 99"
+        return 1
+    fi
     if [ -n "$CLUSTER_DIR" ]; then
         diag "cluster_start: a cluster is already running in $CLUSTER_DIR"
         return 1
@@ -581,7 +686,8 @@ cluster_start() {
     _cluster_holder >"$CLUSTER_DIR/owner.new" && mv -f "$CLUSTER_DIR/owner.new" "$CLUSTER_DIR/owner"
     mkdir -m 0755 "$CLUSTER_DIR/state" "$CLUSTER_DIR/spool" "$CLUSTER_DIR/log" \
         "$CLUSTER_DIR/run" "$CLUSTER_DIR/bin" || return 1
-    CLUSTER_NODE=$(hostname -s)
+    CLUSTER_HOST=$(hostname -s)
+    _cluster_name_nodes "$nodes" || return 1
     export SLURM_CONF=$CLUSTER_DIR/slurm.conf
     CLUSTER_EXTRA=$(_cluster_subst_dir "$CLUSTER_EXTRA")
     CLUSTER_PARTITIONS=$(_cluster_subst_dir "$CLUSTER_PARTITIONS")
@@ -595,9 +701,8 @@ cluster_start() {
             chmod 0644 "$CLUSTER_DIR/${files[i]}" || return 1
     done
     _cluster_start_daemons "$plugstack" "$prolog_flags" || return 1
-    _cluster_wait_up 60 _cluster_node_is_idle || {
-        _cluster_fail "node $CLUSTER_NODE is '$(cluster_node_state)' ($(cluster_node_reason))," \
-            "not idle"
+    _cluster_wait_up 60 _cluster_nodes_are_idle || {
+        _cluster_fail "nodes $(_cluster_nodes_states) ($(cluster_node_reason)), not all idle"
         return 1
     }
     t0=$(((${EPOCHREALTIME/[.,]/} - t0) / 1000))
@@ -649,7 +754,7 @@ cluster_stop() {
             eval "$hook"
         done
         CLUSTER_ON_STOP=()
-        _cluster_stop_pids "$CLUSTER_SLURMD_PID" "$CLUSTER_SLURMCTLD_PID" "$CLUSTER_MUNGED_PID"
+        _cluster_stop_pids "${CLUSTER_SLURMD_PIDS[@]}" "$CLUSTER_SLURMCTLD_PID" "$CLUSTER_MUNGED_PID"
         _cluster_kill_strays
         _cluster_unmount_under "$dir"
         if [ -n "${CLUSTER_KEEP:-}" ]; then
@@ -660,6 +765,7 @@ cluster_stop() {
         # shellcheck disable=SC2034 # read by the tests
         CLUSTER_LAST_DIR=$dir CLUSTER_DIR='' CLUSTER_ID=''
         CLUSTER_MUNGED_PID='' CLUSTER_SLURMCTLD_PID='' CLUSTER_SLURMD_PID=''
+        CLUSTER_SLURMD_PIDS=() CLUSTER_NODES=() CLUSTER_SLURMD_NAMES=()
     fi
     holder=$(_cluster_holder)
     ! compgen -G "$CLUSTER_BASE/accounts/*/${holder/ /.}" >/dev/null ||
@@ -824,10 +930,11 @@ run_as() {
     )
 }
 
-# The node's state as sinfo prints it: idle, allocated, mixed, completing, drained, down...
+# cluster_node_state [NODE]: the node's state as sinfo prints it: idle, allocated, mixed,
+# completing, drained, down... (the first node's by default).
 cluster_node_state() {
     local states
-    states=$(sinfo -h -N -n "$CLUSTER_NODE" -o %T 2>/dev/null)
+    states=$(sinfo -h -N -n "${1:-$CLUSTER_NODE}" -o %T 2>/dev/null)
     echo "${states%%$'\n'*}"
 }
 
@@ -839,11 +946,11 @@ cluster_node_reason() {
     [ "$reasons" = none ] || echo "$reasons"
 }
 
-# cluster_wait_idle [SECONDS]: until the node is idle (jobs and epilogs done); 30 s by default.
+# cluster_wait_idle [SECONDS]: until every node is idle (jobs and epilogs done); 30 s by default.
 # shellcheck disable=SC2120 # tests pass SECONDS
 cluster_wait_idle() {
-    wait_for "${1:-30}" _cluster_node_is_idle && return 0
-    diag "cluster_wait_idle: node $CLUSTER_NODE is '$(cluster_node_state)' after ${1:-30} s" \
+    wait_for "${1:-30}" _cluster_nodes_are_idle && return 0
+    diag "cluster_wait_idle: nodes $(_cluster_nodes_states) after ${1:-30} s" \
         "($(cluster_node_reason))"
     return 1
 }
@@ -874,9 +981,10 @@ node_stays_up() {
     esac
 }
 
-# cluster_resume_node: back to service after a drain (a failed prolog or epilog drains it).
+# cluster_resume_node [NODE]: back to service after a drain (a failed prolog or epilog drains
+# it); the first node by default.
 cluster_resume_node() {
-    scontrol update NodeName="$CLUSTER_NODE" State=RESUME && cluster_wait_idle
+    scontrol update NodeName="${1:-$CLUSTER_NODE}" State=RESUME && cluster_wait_idle
 }
 
 # job_field JOBID FIELD: one field of `scontrol show job` (JobState, Reason, ExitCode...).
@@ -971,17 +1079,15 @@ EOF
 # cluster_restart_slurmd: start slurmd again, as after a crash (stopping it first if it still
 # runs), and wait until it listens. Running jobs' slurmstepd processes outlive slurmd.
 cluster_restart_slurmd() {
-    _cluster_stop_pids "$CLUSTER_SLURMD_PID"
+    _cluster_stop_pids "${CLUSTER_SLURMD_PIDS[@]}"
     _cluster_start_slurmd
 }
 
+# Every node's slurmd, again.
 _cluster_start_slurmd() {
-    local port
-    port=$(sed -n 's/^SlurmdPort=//p' "$SLURM_CONF")
-    _cluster_spawn "$CLUSTER_DIR/log/slurmd-restart.out" slurmd -D -f "$SLURM_CONF" -N "$CLUSTER_NODE"
-    CLUSTER_SLURMD_PID=$!
-    _cluster_wait_up 30 _cluster_port_is_listening "$port" ||
-        { _cluster_fail "slurmd did not listen on port $port after a restart"; return 1; }
+    local -a ports
+    mapfile -t ports < <(_cluster_slurmd_ports)
+    _cluster_start_slurmds -restart "${ports[@]}"
 }
 
 # cluster_restart_slurmctld [--forget]: stop slurmctld (by its pid) and start it again, and wait
@@ -1012,8 +1118,8 @@ _cluster_start_slurmctld() {
 job_lost() {
     local -a pids
     read -r -a pids <<<"$(_cluster_job_pids "$1")"
-    _cluster_stop_pids "$CLUSTER_SLURMD_PID"
-    CLUSTER_SLURMD_PID= # stopped on purpose: not a daemon that died
+    _cluster_stop_pids "${CLUSTER_SLURMD_PIDS[@]}"
+    CLUSTER_SLURMD_PID= CLUSTER_SLURMD_PIDS=() # stopped on purpose: not daemons that died
     _cluster_kill_job "$1" "${pids[@]}" || return 1
     _cluster_stop_pids "$CLUSTER_SLURMCTLD_PID"
     CLUSTER_SLURMCTLD_PID=
