@@ -33,7 +33,6 @@ static void step_prepare(spank_t sp)
 {
     struct job_request r = {0};
     uint32_t step = 0;
-    char node[256];
     struct err e;
 
     if (plugin_get_job(sp, &r.job_id, &r.uid, &r.gid) < 0)
@@ -41,7 +40,7 @@ static void step_prepare(spank_t sp)
     r.profile = iso.requested[0] ? iso.requested : NULL;
     r.mem_bytes = job_mem_bytes(sp);
     r.hold = spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == EXTERN_STEP_ID;
-    r.node = plugin_stepd_node(r.job_id, node, sizeof(node));
+    r.node_lookup = plugin_stepd_node; /* only for a base that names the node */
     if (job_session_open(&iso.js, iso.policy_path, &r, &e) < 0)
         step_fail(r.job_id, e.text);
 }

@@ -334,6 +334,37 @@ static void test_no_record(const char *policy)
 
 /* Two slurmds on one host: a base naming the node (%n) is each node's own, and one node's
  * epilog leaves the other's instances of the same job alone. */
+static int lookups;
+
+static const char *lookup_n3(uint32_t job_id, char *buf, size_t size)
+{
+    lookups++;
+    snprintf(buf, size, "n3");
+    return buf;
+}
+
+/* A step asks for its node's name only when the base names the node: the lookup reads
+ * /proc/net/unix, which a step should not pay for otherwise. NODES is a policy with %n. */
+static void test_node_lookup(const char *nodes)
+{
+    struct job_request r = {.job_id = 90, .uid = 0, .gid = 0, .node_lookup = lookup_n3};
+    struct job_session js;
+    char plain[600], want[700];
+    struct err e;
+
+    lookups = 0;
+    ok(job_session_open(&js, nodes, &r, &e) == 0, "a step of a job under a %%n base opens");
+    snprintf(want, sizeof(want), "%s/n3", base);
+    ok(lookups == 1 && js.policy && strcmp(js.policy->instance_base, want) == 0,
+       "...asks for its node's name once, and gets that node's base");
+    job_session_close(&js);
+    snprintf(plain, sizeof(plain), "%s/good/isolation.yaml", D);
+    lookups = 0;
+    ok(job_session_open(&js, plain, &r, &e) == 0 && lookups == 0,
+       "under a base that does not name the node, the name is never looked up");
+    job_session_close(&js);
+}
+
 static void test_node_base(void)
 {
     char path[512], text[1024], name[256], want[1024];
@@ -377,6 +408,7 @@ static void test_node_base(void)
     instance_store_close(s2);
     policy_free(p);
     policy_free(p2);
+    test_node_lookup(path);
 }
 
 int main(void)

@@ -72,18 +72,25 @@ int job_node_name(const char *given, char *buf, size_t size)
     return policy_node_name_ok(buf) ? 0 : -1;
 }
 
+int job_policy_set_node(struct policy *p, const char *node, struct err *e)
+{
+    char name[256];
+
+    if (!strchr(p->instance_base, '%'))
+        return 0;
+    if (job_node_name(node, name, sizeof(name)) < 0 || policy_set_node(p, name) < 0)
+        return errprintf(e,
+                         "the isolation policy's instance_base \"%s\" names the node (%%n), but "
+                         "this node's name \"%s\" cannot be part of a path",
+                         p->instance_base, name);
+    return 0;
+}
+
 struct policy *job_policy_load_node(const char *path, const char *node, struct err *e)
 {
     struct policy *p = job_policy_load(path, e);
-    char name[256];
 
-    if (!p || !strchr(p->instance_base, '%'))
-        return p;
-    if (job_node_name(node, name, sizeof(name)) < 0 || policy_set_node(p, name) < 0) {
-        errprintf(e,
-                  "the isolation policy's instance_base \"%s\" names the node (%%n), but this "
-                  "node's name \"%s\" cannot be part of a path",
-                  p->instance_base, name);
+    if (p && job_policy_set_node(p, node, e) < 0) {
         policy_free(p);
         return NULL;
     }

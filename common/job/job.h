@@ -65,6 +65,10 @@ int job_node_name(const char *given, char *buf, size_t size);
  * the base names the node (%n). */
 struct policy *job_policy_load_node(const char *path, const char *node, struct err *e);
 
+/* The same on a policy already loaded: 0, or -1 with a message if NODE's name cannot be part of
+ * a path. */
+int job_policy_set_node(struct policy *p, const char *node, struct err *e);
+
 /* The epilog's clean-up of job JOB_ID: under P's base (P loaded for this node; NULL if it could
  * not be loaded) and every recorded base but the other nodes' of P's template (several slurmds
  * on one host each clean up their own). Failures are logged; -1 if any removal failed. */
@@ -79,8 +83,11 @@ struct job_request {
                             * profile allowed everywhere is accepted */
     const char *profile;   /* asked for by the user; NULL: the partition's default */
     uint64_t mem_bytes;    /* the job's memory on this node; 0: unknown */
-    const char *node;      /* the node's name, for %n in instance_base; NULL: the short host
-                            * name */
+    const char *node;      /* the node's name, for %n in instance_base; NULL: NODE_LOOKUP's, or
+                            * the short host name */
+    /* Finds the node's name into BUF (NULL if it cannot): asked only when the base names the
+     * node and NODE is NULL, so that a step pays for the lookup only then. May be NULL. */
+    const char *(*node_lookup)(uint32_t job_id, char *buf, size_t size);
     bool hold;             /* the caller is the job's extern step: it keeps the job alive */
 };
 

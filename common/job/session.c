@@ -80,6 +80,19 @@ static int follow_record(struct job_session *js, struct instance_store *s, struc
     return plan_here(js, e);
 }
 
+/* The node's base, when the policy's names the node (%n): only then is the node's name looked up. */
+static int set_node(struct job_session *js, const struct job_request *r, struct err *e)
+{
+    char buf[256];
+    const char *node = r->node;
+
+    if (!strchr(js->policy->instance_base, '%'))
+        return 0;
+    if (!node && r->node_lookup)
+        node = r->node_lookup(r->job_id, buf, sizeof(buf));
+    return job_policy_set_node(js->policy, node, e);
+}
+
 int job_session_open(struct job_session *js, const char *policy_path, const struct job_request *r,
                      struct err *e)
 {
@@ -90,7 +103,7 @@ int job_session_open(struct job_session *js, const char *policy_path, const stru
     memset(js, 0, sizeof(*js));
     js->nsfd = -1;
     js->req = *r;
-    if (!(js->policy = job_policy_load_node(policy_path, r->node, e)))
+    if (!(js->policy = job_policy_load(policy_path, e)) || set_node(js, r, e) < 0)
         return -1;
     js->allow_unisolated = js->policy->on_error == ON_ERROR_ALLOW;
     if ((s = instance_store_open(js->policy->instance_base, false, &ignored)))
