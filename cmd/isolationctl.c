@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "util/util.h"
 #include "job/job.h"
 #include "plan/plan.h"
@@ -25,6 +26,7 @@ static void usage(FILE *out)
                  "       isolationctl explain [--policy FILE] --user NAME [--groups G1,G2]\n"
                  "                            [--partition P] [--profile X] [--job-id N]\n"
                  "                            [--uid N] [--mem SIZE] [--json]\n"
+                 "       isolationctl prolog|epilog [--policy FILE]   (Slurm's Prolog/Epilog)\n"
                  "FILE defaults to " POLICY_DEFAULT_PATH ". See isolationctl(1).\n");
 }
 
@@ -317,6 +319,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(argv[1], "explain") == 0)
         return cmd_explain(argc - 1, argv + 1);
+    if (strcmp(argv[1], "prolog") == 0 || strcmp(argv[1], "epilog") == 0)
+        return cmd_script(argc - 1, argv + 1);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
         return 0;

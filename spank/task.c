@@ -6,10 +6,38 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <slurm/slurm.h>
+
 #include "isolation.h"
 
 /* Slurm's step id of a job's extern step (PrologFlags=Contain), from slurm.h. */
 #define EXTERN_STEP_ID 0xfffffffcU
+
+#ifdef PROLOG_FLAG_RUN_IN_JOB
+/* slurmstepd's own configuration (a global of Slurm's daemons, of the layout of the slurm.h this
+ * plugin was built with: SPANK loads it only into the same major.minor). Weak: absent elsewhere. */
+extern slurm_conf_t slurm_conf __attribute__((weak));
+
+/* PrologFlags=RunInJob (24.05+): the prolog runs from the job's extern step, after its
+ * init_post_opt, and Slurm calls no plugin's job_prolog or job_epilog at all: the node's Prolog
+ * and Epilog scripts must run isolationctl's. */
+static bool prolog_runs_in_job(void)
+{
+    const slurm_conf_t *conf = &slurm_conf;
+
+    return conf && (conf->prolog_flags & PROLOG_FLAG_RUN_IN_JOB);
+}
+#else
+static bool prolog_runs_in_job(void)
+{
+    return false;
+}
+#endif
+
+#define NO_PROLOG_RUN_IN_JOB                                                                       \
+    "no prolog set this job up: with PrologFlags=RunInJob Slurm calls no plugin's job_prolog, so " \
+    "the node's Prolog and Epilog must run \"isolationctl prolog\" and \"isolationctl epilog\" "   \
+    "(spank-isolation(8))"
 
 static void step_fail(uint32_t job_id, const char *why)
 {
@@ -40,6 +68,11 @@ static void step_prepare(spank_t sp)
     r.profile = iso.requested[0] ? iso.requested : NULL;
     r.mem_bytes = job_mem_bytes(sp);
     r.hold = spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == EXTERN_STEP_ID;
+    if (prolog_runs_in_job()) {
+        if (r.hold)
+            return; /* the prolog comes after this: it records the extern step itself */
+        r.no_record = NO_PROLOG_RUN_IN_JOB;
+    }
     r.node_lookup = plugin_stepd_node; /* only for a base that names the node */
     if (job_session_open(&iso.js, iso.policy_path, &r, &e) < 0)
         step_fail(r.job_id, e.text);

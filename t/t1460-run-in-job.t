@@ -1,10 +1,14 @@
 #!/bin/bash
-# An admin's story on Slurm 24.05 and later: PrologFlags=RunInJob runs the prolog (and the
-# plugin's job_prolog) from the job's extern slurmstepd, after that step's own init_post_opt,
-# instead of from slurmd. Every job must still get its namespace from the prolog, with the
-# partition Slurm trusts: no step may build it on the fallback path (which trusts no partition)
-# while the prolog is still coming. The default profile here is allowed in the job's partition
-# only, so a job built on the fallback path fails, saying so.
+# An admin's story on Slurm 24.05 and later: PrologFlags=RunInJob runs the node's Prolog and
+# Epilog scripts from the job's extern slurmstepd instead of from slurmd, and then Slurm calls no
+# plugin's job_prolog or job_epilog at all. The admin makes Prolog and Epilog run
+# `isolationctl prolog` and `isolationctl epilog` (spank-isolation(8)), which do the plugin's
+# work with the partition Slurm trusts (the Prolog's environment, from the job's credential).
+# Every job then gets its namespace from the prolog: no step builds it on the fallback path
+# (which trusts no partition), since slurmd starts no step before the prolog has run. The
+# default profile here is allowed in the job's partition only, so a job built on the fallback
+# path would fail, saying so. Without those scripts, jobs fail closed, saying what to set, and
+# the node stays up.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/t/lib/tap.sh"
 . "$top_srcdir/t/lib/cluster.sh"
@@ -30,17 +34,21 @@ profiles:
 partitions:
   debug: {default_profile: debug-only, allowed_profiles: [debug-only]}'
 
-iso_cluster_start "$policy" --prolog-flags Alloc,Contain,RunInJob ||
+ctl=${ISOLATIONCTL:-$top_builddir/cmd/isolationctl}
+scripts="Prolog=@CLUSTER_DIR@/bin/prolog
+Epilog=@CLUSTER_DIR@/bin/epilog"
+iso_cluster_start "$policy" --prolog-flags Alloc,Contain,RunInJob --conf-extra "$scripts" \
+    --file bin/prolog "#!/bin/sh
+exec $ctl prolog --policy @CLUSTER_DIR@/isolation.yaml" \
+    --file bin/epilog "#!/bin/sh
+exec $ctl epilog --policy=@CLUSTER_DIR@/isolation.yaml" ||
     bail_out "cannot start the test cluster"
+chmod 0755 "$CLUSTER_DIR/bin/prolog" "$CLUSTER_DIR/bin/epilog"
 cluster_add_user isoA isogrpA || bail_out "cannot create users"
 hostns=$(iso_host_ns)
 ok $(grep -q '^PrologFlags=Alloc,Contain,RunInJob$' "$SLURM_CONF"; echo $?) \
     "the cluster runs with PrologFlags=Alloc,Contain,RunInJob (Slurm $version)"
 
-# Known gap (issue #8): under RunInJob, Slurm 24.11 and 26.05 call no SPANK job_prolog at all
-# (nor job_epilog): the extern slurmstepd runs the Prolog script only. Jobs then fail closed,
-# the node stays up, and nothing is left behind (checked below, outside the TODO).
-todo "Slurm $version calls no SPANK job_prolog under PrologFlags=RunInJob"
 out=$(run_as isoA srun -Q -p debug -n2 -l sh -c 'readlink /proc/self/ns/mnt; echo "P=$ISO_PROFILE"' \
     </dev/null 2>&1 | sort)
 ns0=$(sed -n 's/^0: \(mnt:.*\)/\1/p' <<<"$out")
@@ -62,9 +70,36 @@ ok $([ "$(grep -c '^b$' <<<"$steps")" = 2 ] &&
 
 out=$(run_as isoA salloc -Q -p debug -n1 srun -Q sh -c 'echo "P=$ISO_PROFILE"' </dev/null 2>&1)
 like "$out" '^P=debug-only$' "salloc ... srun: the step runs in the prolog's namespace"
-todo ""
+
+# The prolog records the job's extern step as what keeps the job alive (between two steps of an
+# allocation no process may be in its namespace; a sweep must not take the job for ended).
+rm -f "/home/isoA/held.$CLUSTER_ID" "/home/isoA/go.$CLUSTER_ID"
+id=$(run_as isoA sbatch --parsable -p debug -n1 -o /dev/null --wrap "touch held.$CLUSTER_ID
+    for i in \$(seq 600); do [ -e go.$CLUSTER_ID ] && break; sleep 0.1; done")
+wait_for 60 test -e "/home/isoA/held.$CLUSTER_ID"
+holder=$(cat "$(iso_store_dir)/job/$id/holder" 2>&1)
+title=$(tr '\0' ' ' <"/proc/${holder%% *}/cmdline" 2>&1)
+like "$title" "^slurmstepd: \[$id\.extern\]" \
+    "the prolog recorded the job's extern step as what keeps it alive ($holder: $title)"
+touch "/home/isoA/go.$CLUSTER_ID"
+is "$(job_wait "$id" 60)" COMPLETED "...and the job completes"
 
 wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
-is "$(iso_leftovers)" "" "after the jobs nothing is left under the instance base"
+is "$(iso_leftovers)" "" "after the jobs the Epilog left nothing under the instance base"
 node_stays_up "the node is not drained"
+cluster_stop
+
+# --- RunInJob without the scripts ---------------------------------------------------------------
+iso_cluster_start "$policy" --prolog-flags Alloc,Contain,RunInJob ||
+    bail_out "cannot start the test cluster"
+cluster_add_user isoA isogrpA || bail_out "cannot create users"
+out=$(run_as isoA srun -Q -p debug -n1 echo ran </dev/null 2>&1)
+ok $([ $? -ne 0 ]; echo $?) "without the Prolog script, a job fails closed"
+unlike "$out" '^ran$' "...and runs nothing"
+like "$out" 'PrologFlags=RunInJob.*"isolationctl prolog" and "isolationctl epilog"' \
+    "...saying what the node's Prolog and Epilog must run"
+like "$(cat "$(cluster_log slurmd)")" 'no prolog set this job up' "...in slurmd's log too"
+wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
+is "$(iso_leftovers)" "" "...and leaves nothing under the instance base"
+node_stays_up "...and the node is not drained"
 done_testing

@@ -416,7 +416,8 @@ static void test_hostile_removal(struct instance_store *s, const char *dir)
     snprintf(p, sizeof(p), "/proc/self/fd/%d", mnt);
     must(umount2(p, MNT_DETACH));
     close(mnt);
-    ok(instance_sweep(s, false, &e) == 0 && trash_entries() == 0, "once unmounted, the sweep removes it");
+    ok(instance_sweep(s, false, &e) == 0 && trash_entries() == 0,
+       "once unmounted, the sweep removes it");
 }
 
 /* Entries of BASE/trash. */
@@ -488,7 +489,7 @@ static void hold_by_dead_process(struct instance_store *s, uint32_t id)
     pid_t pid = fork();
 
     if (pid == 0)
-        _exit(instance_job_hold(s, id, &e) < 0);
+        _exit(instance_job_hold(s, id, getpid(), &e) < 0);
     waitpid(pid, NULL, 0);
 }
 
@@ -523,7 +524,8 @@ static pid_t hold_by_threaded_leader(struct instance_store *s, uint32_t id)
 
     if (pid == 0) {
         pthread_t t;
-        if (instance_job_hold(s, id, &e) < 0 || pthread_create(&t, NULL, sleeper, NULL) != 0)
+        if (instance_job_hold(s, id, getpid(), &e) < 0 ||
+            pthread_create(&t, NULL, sleeper, NULL) != 0)
             _exit(1);
         pthread_exit(NULL);
     }
@@ -543,7 +545,7 @@ static pid_t hold_by_zombie(struct instance_store *s, uint32_t id)
     must(pipe(done));
     if ((pid = fork()) == 0) {
         close(done[0]);
-        int rc = instance_job_hold(s, id, &e) < 0;
+        int rc = instance_job_hold(s, id, getpid(), &e) < 0;
         _exit(write(done[1], "", 1) == 1 ? rc : 1);
     }
     close(done[1]);
@@ -567,8 +569,8 @@ static pid_t spawn_in_namespace(int cpu)
         close(ready[0]);
         CPU_ZERO(&one);
         CPU_SET(cpu, &one);
-        if ((cpu >= 0 && sched_setaffinity(0, sizeof(one), &one) < 0) ||
-            unshare(CLONE_NEWNS) < 0 || write(ready[1], "", 1) != 1)
+        if ((cpu >= 0 && sched_setaffinity(0, sizeof(one), &one) < 0) || unshare(CLONE_NEWNS) < 0 ||
+            write(ready[1], "", 1) != 1)
             _exit(1);
         pause();
         _exit(0);
@@ -616,7 +618,7 @@ static void test_reused_ids(struct instance_store *s)
     ok(!rexists("job/80") && trash_entries() == 0, "...and is removed, trash included");
 
     plant_job(s, 81, 1000);
-    ok(instance_job_hold(s, 81, &e) == 0, "a live process records itself as the holder");
+    ok(instance_job_hold(s, 81, getpid(), &e) == 0, "a live process records itself as the holder");
     ok(instance_job_drop_stale(s, 81, 1000, &e) == 0 && rexists("job/81"),
        "a record whose holder lives is this job's");
     ok(instance_sweep(s, false, &e) == 0 && rexists("job/81"), "...and the sweep keeps it");

@@ -179,6 +179,9 @@ int job_begin(const struct policy *p, const struct job_request *r)
             log_error("job %" PRIu32 ": %s", r->job_id, e.text);
     }
     rc = decide(s, p, r);
+    if (r->holder > 0 && instance_job_exists(s, r->job_id) &&
+        instance_job_hold(s, r->job_id, r->holder, &e) < 0)
+        log_error("%s", e.text);
     instance_store_close(s);
     return rc;
 }

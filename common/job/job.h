@@ -89,6 +89,10 @@ struct job_request {
      * node and NODE is NULL, so that a step pays for the lookup only then. May be NULL. */
     const char *(*node_lookup)(uint32_t job_id, char *buf, size_t size);
     bool hold;             /* the caller is the job's extern step: it keeps the job alive */
+    pid_t holder;          /* job_begin: the job's extern step, when the prolog runs under it
+                            * (PrologFlags=RunInJob): it keeps the job alive; 0: none */
+    const char *no_record; /* job_session_open: when no prolog recorded a decision, fail with
+                            * this instead of planning here (a prolog was due first); NULL: plan */
 };
 
 /* Plan the job: its user's identity from NSS, its profile resolved, the plan built. */

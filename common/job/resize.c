@@ -141,8 +141,10 @@ static int resize_all(struct instance_store *s, uint32_t job_id, uid_t uid, int 
         return -1;
     for (char *const *v = resize; rc == 0 && *v; v++)
         if (parse_entry(*v, &en) && resize_entry(s, job_id, uid, nsfd, &en, mem, e) < 0)
-            rc = errprintf(e, "%s keeps the size it got from the node's memory: %.900s", en.path,
-                           e->text);
+            rc = errprintf(e,
+                           "%s keeps its size (the job's share of %" PRIu64
+                           " MiB would not hold what it holds, or the remount failed): %.800s",
+                           en.path, mem >> 20, e->text);
     instance_store_unlock(s);
     return rc;
 }

@@ -24,7 +24,8 @@ static void check_record(struct instance_store *s, const struct job_request *r)
         log_error("job %" PRIu32 ": %s", r->job_id, e.text);
     else if (rc > 0)
         log_warn("job %" PRIu32 ": removed what an earlier job with this id left", r->job_id);
-    if (r->hold && instance_job_exists(s, r->job_id) && instance_job_hold(s, r->job_id, &e) < 0)
+    if (r->hold && instance_job_exists(s, r->job_id) &&
+        instance_job_hold(s, r->job_id, getpid(), &e) < 0)
         log_error("%s", e.text);
 }
 
@@ -80,7 +81,8 @@ static int follow_record(struct job_session *js, struct instance_store *s, struc
     return plan_here(js, e);
 }
 
-/* The node's base, when the policy's names the node (%n): only then is the node's name looked up. */
+/* The node's base, when the policy's names the node (%n): only then is the node's name looked up.
+ */
 static int set_node(struct job_session *js, const struct job_request *r, struct err *e)
 {
     char buf[256];
@@ -108,10 +110,12 @@ int job_session_open(struct job_session *js, const char *policy_path, const stru
     js->allow_unisolated = js->policy->on_error == ON_ERROR_ALLOW;
     if ((s = instance_store_open(js->policy->instance_base, false, &ignored)))
         check_record(s, r);
-    if (!s || instance_state_read(s, r->job_id, &js->state, &ignored) < 0)
-        rc = plan_here(js, e);
-    else
+    if (s && instance_state_read(s, r->job_id, &js->state, &ignored) == 0)
         rc = follow_record(js, s, e);
+    else if (r->no_record)
+        rc = errprintf(e, "%s", r->no_record);
+    else
+        rc = plan_here(js, e);
     instance_store_close(s);
     js->req.partition = js->req.profile = js->req.node = NULL;
     return rc;
@@ -147,11 +151,10 @@ static int check_host_ns(const struct job_session *js, struct err *e)
     nsjob_current(here, sizeof(here));
     if (!here[0] || strcmp(here, js->state.host_ns) == 0)
         return 0;
-    return errprintf(e,
-                     "this step runs in a mount namespace other than the one its job was set "
-                     "up from: another namespace plugin of Slurm's (NamespaceType, or "
-                     "JobContainerType) is active too; spank-isolation replaces it: take it out "
-                     "of slurm.conf, or take isolation.so out of plugstack.conf");
+    return errprintf(e, "this step runs in a mount namespace other than the one its job was set "
+                        "up from: another namespace plugin of Slurm's (NamespaceType, or "
+                        "JobContainerType) is active too; spank-isolation replaces it: take it out "
+                        "of slurm.conf, or take isolation.so out of plugstack.conf");
 }
 
 int job_session_enter(struct job_session *js, struct err *e)

@@ -64,17 +64,17 @@ static int proc_start(pid_t pid, unsigned long long *start)
     return 0;
 }
 
-int instance_job_hold(struct instance_store *s, uint32_t job_id, struct err *e)
+int instance_job_hold(struct instance_store *s, uint32_t job_id, pid_t pid, struct err *e)
 {
     struct instance_job job;
     unsigned long long start;
     char line[64];
     int fd, len, rc = 0;
 
-    if (proc_start(getpid(), &start) < 0)
-        return errprintf_errno(e, errno, "job %" PRIu32 ": cannot read its extern step's start time",
-                               job_id);
-    len = snprintf(line, sizeof(line), "%ld %llu\n", (long)getpid(), start);
+    if (proc_start(pid, &start) < 0)
+        return errprintf_errno(e, errno,
+                               "job %" PRIu32 ": cannot read its extern step's start time", job_id);
+    len = snprintf(line, sizeof(line), "%ld %llu\n", (long)pid, start);
     if (instance_job_open(s, job_id, false, &job, e) < 0)
         return -1;
     unlinkat(job.dirfd, HOLDER ".new", 0);

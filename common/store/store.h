@@ -152,9 +152,9 @@ bool instance_job_exists(struct instance_store *s, uint32_t job_id);
  * it removed them, 0 if there were none or they are current, -1 on error. Takes the store lock. */
 int instance_job_drop_stale(struct instance_store *s, uint32_t job_id, uid_t uid, struct err *e);
 
-/* Record the calling process, the job's extern step, as what keeps the job alive on this node
+/* Record process PID, the job's extern step, as what keeps the job alive on this node
  * (PrologFlags=Contain): once it is gone and the namespace is empty, the job has ended. */
-int instance_job_hold(struct instance_store *s, uint32_t job_id, struct err *e);
+int instance_job_hold(struct instance_store *s, uint32_t job_id, pid_t pid, struct err *e);
 
 /* Remove jobs that have ended without an epilog: their extern step is gone and their namespace
  * is empty, or (without an extern step) their pin is dead and their state names another boot id
