@@ -134,6 +134,15 @@ int job_session_enter(struct job_session *js, struct err *e);
 
 void job_session_close(struct job_session *js);
 
+/* --- Slurm joining a job (the companion plugin) --------------------------------------------- */
+
+/* The namespace of job JOB_ID on this node, for a process Slurm runs for the job as UID (0: one
+ * of Slurm's own), found from the records alone, under whatever base the job was set up: its pin,
+ * open. -1 with errno ENOENT when the job has no namespace here (no record, profile none, or its
+ * isolation failed: Slurm then acts in the node's view), else -1 with a message (a record of
+ * another user, a pin that is not a namespace). */
+int job_namespace_open(uint32_t job_id, uid_t uid, struct err *e);
+
 /* --- the building blocks -------------------------------------------------------------------- */
 
 /* A job on a node, from plan to pinned namespace: what the prolog does (and the first task, when

@@ -161,6 +161,11 @@ int job_session_enter(struct job_session *js, struct err *e)
 {
     if (!js->isolate)
         return 0;
+    if (js->nsfd >= 0 && nsjob_is_current(js->nsfd)) {
+        close(js->nsfd); /* Slurm's companion plugin joined the job: once is enough */
+        js->nsfd = -1;
+        return 0;
+    }
     if (check_host_ns(js, e) < 0)
         return -1;
     if ((js->nsfd < 0 && build_here(js, e) < 0) || nsjob_enter(js->nsfd, e) < 0)

@@ -23,6 +23,14 @@ void nsjob_current(char *buf, size_t size)
         snprintf(buf, size, "%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
 }
 
+bool nsjob_is_current(int nsfd)
+{
+    struct stat here, pin;
+
+    return stat("/proc/self/ns/mnt", &here) == 0 && fstat(nsfd, &pin) == 0 &&
+           here.st_dev == pin.st_dev && here.st_ino == pin.st_ino;
+}
+
 static int resize_in_child(int nsfd, const char *path, uint64_t bytes, struct err *e)
 {
     char num[32];

@@ -2,6 +2,7 @@
 #ifndef ISO_NS_H
 #define ISO_NS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,6 +48,10 @@ int nsjob_resize_tmpfs(int nsfd, const char *path, uint64_t bytes, struct err *e
 /* The calling process's mount namespace as "DEV:INO" in BUF (SIZE >= 48); "" if it cannot be
  * read. */
 void nsjob_current(char *buf, size_t size);
+
+/* Whether the calling process is in the namespace open on NSFD already (Slurm's companion plugin
+ * put it there). */
+bool nsjob_is_current(int nsfd);
 
 /* The mode of the polydir PATH on the node; -1 if it is missing, not a directory or a symlink. */
 int nsjob_host_mode(const char *path, mode_t *mode, struct err *e);
