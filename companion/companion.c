@@ -1,10 +1,11 @@
 /* The companion plugin (spank-isolation(8), COMPANION): job_container/isolation up to Slurm 25.05
  * (JobContainerType), namespace/isolation from 25.11 (NamespaceType). It owns no policy. Where
  * Slurm itself acts for a job (sbcast's writer, a task before the plugin's task hook, the task
- * epilog, pam_slurm_adopt through the extern step), Slurm asks its container plugin to join the
- * job: this one enters the namespace the SPANK plugin's prolog made and pinned, found from the
- * records alone, or leaves the process in the node's view when the job has none (profile none,
- * or isolation failed: the SPANK plugin then fails the job's tasks itself).
+ * epilog, pam_slurm_adopt through the extern step, and from 23.02 slurmd before it execs each
+ * step's slurmstepd), Slurm asks its container plugin to join the job: this one enters the
+ * namespace the SPANK plugin's prolog made and pinned, found from the records alone, or leaves
+ * the process in the node's view when the job has none (profile none, or isolation failed: the
+ * SPANK plugin then fails the job's tasks itself).
  *
  * Slurm loads it only when plugin_version is its own version exactly: it is built for one Slurm
  * release, and configure refuses the releases the project has not been tested with. Slurm's
@@ -20,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -71,18 +73,49 @@ void fini(void)
 {
 }
 
-/* Enter job JOB_ID's namespace, for a process Slurm runs as UID for the job. Slurm's own calls
+/* slurmd's child about to exec a step's slurmstepd (STEP): slurmstepd will be in the job's
+ * namespace, where the SPANK plugin cannot reach the job's record, so it gets it from its
+ * environment (job.h's JOB_RECORD_ENV; only slurmd sets slurmstepd's environment). */
+static int hand_record(uint32_t job_id, const struct job_state *st)
+{
+    char id[16], *text = job_state_format(st);
+    int rc = 0;
+
+    snprintf(id, sizeof(id), "%" PRIu32, job_id);
+    if (!text || setenv(JOB_JOINED_ENV, id, 1) < 0 || setenv(JOB_RECORD_ENV, text, 1) < 0) {
+        log_error("job %" PRIu32 ": cannot hand its record to the step: %s", job_id,
+                  strerror(errno));
+        rc = -1;
+    }
+    free(text);
+    return rc;
+}
+
+/* Whether this process is a slurmstepd that slurmd put in job JOB_ID's namespace (hand_record):
+ * its own processes are there already, and the store cannot be reached from there. */
+static bool joined_already(uint32_t job_id)
+{
+    const char *job = getenv(JOB_JOINED_ENV);
+    char id[16];
+
+    snprintf(id, sizeof(id), "%" PRIu32, job_id);
+    return job && strcmp(job, id) == 0;
+}
+
+/* Enter job JOB_ID's namespace, for a process Slurm runs as UID for the job (STEP: the process
+ * that execs a step's slurmstepd). Slurm's own calls
  * with uid 0 (on 22.05, the prolog's and epilog's processes, which must stay in the node's view
  * to make and remove the job's instances) join nothing. A job without a namespace here leaves
  * the process where it is; any other failure fails the call, so that nothing runs half inside. */
-static int join(uint32_t job_id, uid_t uid)
+static int join(uint32_t job_id, uid_t uid, bool step)
 {
+    struct job_state st = {0};
     struct err e;
     int fd, rc = SLURM_SUCCESS;
 
-    if (uid == 0)
+    if (uid == 0 || (!step && joined_already(job_id)))
         return SLURM_SUCCESS;
-    if ((fd = job_namespace_open(job_id, uid, &e)) < 0) {
+    if ((fd = job_namespace_open(job_id, uid, step ? &st : NULL, &e)) < 0) {
         if (errno == ENOENT) {
             log_msg(LOG_LEVEL_INFO, "%s: Slurm acts for it in the node's view", e.text);
             return SLURM_SUCCESS;
@@ -90,7 +123,10 @@ static int join(uint32_t job_id, uid_t uid)
         log_error("cannot join job %" PRIu32 ": %s", job_id, e.text);
         return SLURM_ERROR;
     }
-    if (setns(fd, CLONE_NEWNS) < 0) {
+    if (step && hand_record(job_id, &st) < 0)
+        rc = SLURM_ERROR;
+    job_state_clear(&st);
+    if (rc == SLURM_SUCCESS && setns(fd, CLONE_NEWNS) < 0) {
         log_error("cannot join job %" PRIu32 "'s namespace: %s", job_id, strerror(errno));
         rc = SLURM_ERROR;
     }
@@ -109,7 +145,7 @@ static int external_fd(uint32_t job_id)
 
     if (ns_fd >= 0)
         return ns_fd;
-    if ((ns_fd = job_namespace_open(job_id, 0, &e)) >= 0)
+    if ((ns_fd = job_namespace_open(job_id, 0, NULL, &e)) >= 0)
         return ns_fd;
     if (errno == ENOENT) {
         log_msg(LOG_LEVEL_INFO, "%s: an adopted session stays in the node's view", e.text);
@@ -123,11 +159,9 @@ static int external_fd(uint32_t job_id)
 /* Slurm 25.11+: namespace/ plugins (src/interfaces/namespace.c). */
 int namespace_p_join(slurm_step_id_t *step_id, uid_t uid, bool step_create)
 {
-    /* step_create: slurmd, before it execs a step's slurmstepd. The step's slurmstepd stays in
-     * the node's view, where the SPANK plugin reads the job's record; its tasks are joined. */
-    if (step_create)
-        return SLURM_SUCCESS;
-    return join(step_id->job_id, uid);
+    /* step_create: slurmd, before it execs a step's slurmstepd, which then runs whole in the
+     * job's namespace (its output files, its PMIx directory); else a process of slurmstepd's. */
+    return join(step_id->job_id, uid, step_create);
 }
 
 int namespace_p_join_external(slurm_step_id_t *step_id, list_t *fd_map)
@@ -183,9 +217,7 @@ int namespace_p_setup_bpf_token(stepd_step_rec_t *step)
 int container_p_join(slurm_step_id_t *step_id, uid_t uid, bool step_create)
 {
     /* See namespace_p_join; 24.11 gives step_create calls a scrambled step id, its job id holds. */
-    if (step_create)
-        return SLURM_SUCCESS;
-    return join(step_id->job_id, uid);
+    return join(step_id->job_id, uid, step_create);
 }
 
 int container_p_join_external(uint32_t job_id)
@@ -232,7 +264,7 @@ int container_p_add_cont(uint32_t job_id, uint64_t cont_id)
 
 int container_p_join(uint32_t job_id, uid_t uid)
 {
-    return join(job_id, uid);
+    return join(job_id, uid, false); /* 22.05 joins no slurmstepd: output files stay outside */
 }
 
 int container_p_join_external(uint32_t job_id)

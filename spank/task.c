@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <slurm/slurm.h>
@@ -55,6 +56,23 @@ static uint64_t job_mem_bytes(spank_t sp)
     return mb * 1024 * 1024;
 }
 
+/* slurmd put this slurmstepd in the job's namespace already (the companion plugin, Slurm 23.02+),
+ * handing it the job's record in its environment, which only slurmd sets: true if so (the step is
+ * then prepared, or failed, from that record). */
+static bool step_joined(const struct job_request *r)
+{
+    const char *job = getenv(JOB_JOINED_ENV), *record = getenv(JOB_RECORD_ENV);
+    char id[16];
+    struct err e;
+
+    snprintf(id, sizeof(id), "%" PRIu32, r->job_id);
+    if (!job || !record || strcmp(job, id) != 0)
+        return false;
+    if (job_session_open_joined(&iso.js, iso.policy_path, r, record, &e) < 0)
+        step_fail(r->job_id, e.text);
+    return true; /* the variables stay: the companion's own joins in this process skip by them */
+}
+
 /* Without a prolog's record the partition is not trusted here (r.partition NULL), so only
  * profiles allowed everywhere are accepted. */
 static void step_prepare(spank_t sp)
@@ -68,6 +86,8 @@ static void step_prepare(spank_t sp)
     r.profile = iso.requested[0] ? iso.requested : NULL;
     r.mem_bytes = job_mem_bytes(sp);
     r.hold = spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == EXTERN_STEP_ID;
+    if (!r.hold && step_joined(&r))
+        return;
     if (prolog_runs_in_job()) {
         if (r.hold)
             return; /* the prolog comes after this: it records the extern step itself */

@@ -32,7 +32,8 @@ profiles:
   strict:
     polydirs:
       - {path: /tmp, backing: disk, scope: job}
-      - {path: /dev/shm, backing: tmpfs, scope: job, size: 50%}'
+      - {path: /dev/shm, backing: tmpfs, scope: job, size: 50%}
+    env: {TMPDIR: /tmp}'
 
 # Slurm looks for the companion in PluginDir: a copy of it outside every polydir, then Slurm's.
 base=${CLUSTER_BASE:-/var/lib/spank-isolation-tests}
@@ -78,15 +79,53 @@ rm -f "/tmp/none.$n"
 like "$(cat "$(cluster_log slurmd)")" "$plugin: job [0-9]+ is not isolated \(its profile is none\)" \
     "...and slurmd's log says the job keeps the node's view"
 
-# --- output files -------------------------------------------------------------------------------------
-# slurmstepd opens a step's output files before its tasks exist: the companion leaves slurmstepd in
-# the node's view (where the SPANK plugin reads the job's record), so they land there.
-todo "slurmstepd opens output files in the node's view (the companion does not join slurmstepd)"
-out=$(run_as isoA salloc -Q -n1 sh -c "srun -Q -o /tmp/out.$n echo written; srun -Q cat /tmp/out.$n" \
-    </dev/null 2>&1)
-like "$out" '^written$' "--output=/tmp/...: the file is in the job's /tmp"
+# --- slurmstepd, and the files it opens --------------------------------------------------------------
+# From 23.02 slurmd joins each step's slurmstepd before it execs it: the whole step (its output
+# files, its PMIx directory) is in the job's namespace. 22.05 joins only the step's processes.
+rm -f "/home/isoA/held.$n" "/home/isoA/go.$n" "/home/isoA/ns.$n"
+id=$(run_as isoA sbatch --parsable -n1 -o /dev/null --wrap "srun -Q sh -c 'readlink /proc/self/ns/mnt >ns.$n
+    touch held.$n; for i in \$(seq 600); do [ -e go.$n ] && break; sleep 0.1; done'")
+wait_for 60 test -e "/home/isoA/held.$n"
+stepd=''
+for f in /proc/[0-9]*/cmdline; do
+    [[ "$(tr '\0' ' ' <"$f" 2>/dev/null)" == "slurmstepd: [$id.0]"* ]] && stepd=${f%/cmdline} && break
+done
+stepns=$(readlink "$stepd/ns/mnt" 2>&1)
+if cluster_slurm_at_least 23.02; then
+    is "$stepns" "$(cat "/home/isoA/ns.$n")" "the step's slurmstepd runs in the job's namespace ($stepd)"
+    ok $([ "$stepns" != "$hostns" ]; echo $?) "...which is not the node's"
+else
+    is "$stepns" "$hostns" "22.05: the step's slurmstepd stays in the node's view ($stepd)"
+    ok $([ "$(cat "/home/isoA/ns.$n")" != "$hostns" ]; echo $?) "...while its task is in the job's namespace"
+fi
+touch "/home/isoA/go.$n"
+is "$(job_wait "$id" 60)" COMPLETED "...and the job completes"
+
+# (srun writes its own --output on the submitting host; a batch job's is opened by its slurmstepd.)
+cluster_slurm_at_least 23.02 || todo "22.05 opens a batch job's output files in the node's view"
+rm -f "/home/isoA/seen.$n"
+id=$(run_as isoA sbatch --parsable -n1 -o "/tmp/out.$n" -e "/tmp/err.$n" \
+    --wrap "echo written; echo oops >&2; cat /tmp/out.$n /tmp/err.$n >seen.$n")
+job_wait "$id" 60 >/dev/null
+out=$(cat "/home/isoA/seen.$n" 2>&1)
+like "$out" '^written$' "sbatch --output=/tmp/...: the file is in the job's /tmp"
+like "$out" '^oops$' "...and so is --error's"
+ok $([ ! -e "/tmp/out.$n" ] && [ ! -e "/tmp/err.$n" ]; echo $?) "...and neither is in the node's /tmp"
 todo ""
-rm -f "/tmp/out.$n"
+rm -f "/tmp/out.$n" "/tmp/err.$n"
+
+# A whole step in the job's namespace still gets its profile's size and environment.
+out=$(run_as isoA srun -Q -n1 --mem=200M sh -c 'df -k --output=size /dev/shm | tail -n1; echo "T=$TMPDIR"' \
+    </dev/null 2>&1)
+like "$out" '^ *102400$' "/dev/shm of size 50% is half the job's memory (200M)"
+like "$out" '^T=/tmp$' "...and the profile's environment is set"
+
+if reason=$(cluster_can_mpi); then
+    mpi=$(run_as isoA srun -Q --mpi=pmix -n2 "$(cluster_mpi_program)" </dev/null 2>&1)
+    like "$mpi" 'sum=3' "an Open MPI allreduce over 2 ranks works with the companion"
+else
+    skip "MPI: $reason"
+fi
 
 node_stays_up "the node is not drained"
 wait_for 30 eval '[ -z "$(iso_leftovers)" ]'

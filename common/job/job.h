@@ -138,10 +138,23 @@ void job_session_close(struct job_session *js);
 
 /* The namespace of job JOB_ID on this node, for a process Slurm runs for the job as UID (0: one
  * of Slurm's own), found from the records alone, under whatever base the job was set up: its pin,
- * open. -1 with errno ENOENT when the job has no namespace here (no record, profile none, or its
- * isolation failed: Slurm then acts in the node's view), else -1 with a message (a record of
- * another user, a pin that is not a namespace). */
-int job_namespace_open(uint32_t job_id, uid_t uid, struct err *e);
+ * open, and its record in *ST if not NULL (job_state_clear() it). -1 with errno ENOENT when the
+ * job has no namespace here (no record, profile none, or its isolation failed: Slurm then acts in
+ * the node's view), else -1 with a message (a record of another user, a pin that is not a
+ * namespace). */
+int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, struct err *e);
+
+/* slurmd joins a step's slurmstepd to the job's namespace before it execs it (the companion, on
+ * Slurm 23.02+): slurmstepd cannot reach the store from there, so the companion hands it the
+ * job's id and record in its environment, which only slurmd sets. */
+#define JOB_JOINED_ENV "SPANK_ISOLATION_JOINED_JOB"
+#define JOB_RECORD_ENV "SPANK_ISOLATION_JOINED_RECORD"
+
+/* job_session_open() for a step whose slurmstepd Slurm put in the job's namespace already, from
+ * RECORD (JOB_RECORD_ENV's text): the same checks of the record, and nothing to enter. The
+ * job's instances are not resized from here (its extern step did at the job's start). */
+int job_session_open_joined(struct job_session *js, const char *policy_path,
+                            const struct job_request *r, const char *record, struct err *e);
 
 /* --- the building blocks -------------------------------------------------------------------- */
 

@@ -30,8 +30,10 @@ static void add_base(const char *base, void *arg)
 
 #define NO_RECORD (-2)
 
-/* The pin of JOB_ID under the store S, following its record; NO_RECORD if S has none. */
-static int pin_in(struct instance_store *s, uint32_t job_id, uid_t uid, struct err *e)
+/* The pin of JOB_ID under the store S, following its record (kept in *OUT if not NULL);
+ * NO_RECORD if S has none. */
+static int pin_in(struct instance_store *s, uint32_t job_id, uid_t uid, struct job_state *out,
+                  struct err *e)
 {
     struct job_state st = {0};
     struct err ignored;
@@ -50,11 +52,14 @@ static int pin_in(struct instance_store *s, uint32_t job_id, uid_t uid, struct e
     } else {
         fd = instance_pin_open(s, job_id, e);
     }
-    job_state_clear(&st);
+    if (fd >= 0 && out)
+        *out = st;
+    else
+        job_state_clear(&st);
     return fd;
 }
 
-int job_namespace_open(uint32_t job_id, uid_t uid, struct err *e)
+int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, struct err *e)
 {
     struct bases b = {0};
     struct err ignored; /* a base that cannot be opened holds no usable record */
@@ -66,7 +71,7 @@ int job_namespace_open(uint32_t job_id, uid_t uid, struct err *e)
             fd == NO_RECORD ? instance_store_open(b.v[i], false, &ignored) : NULL;
 
         if (s)
-            fd = pin_in(s, job_id, uid, e);
+            fd = pin_in(s, job_id, uid, st, e);
         instance_store_close(s);
         free(b.v[i]);
     }

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,10 +56,10 @@ static void resize_tmpfs(struct job_session *js, struct instance_store *s)
 }
 
 /* Follow the recorded decision: its error, its user, its profile, its pin. */
-static int follow_record(struct job_session *js, struct instance_store *s, struct err *e)
+/* Whether the recorded decision lets this step run: its error, its user, its profile. */
+static int record_allows(const struct job_session *js, struct err *e)
 {
     const struct job_state *st = &js->state;
-    struct err ignored; /* a missing pin: the namespace is built on entering */
 
     if (st->error[0])
         return errprintf(e, "%s", st->error);
@@ -70,7 +71,16 @@ static int follow_record(struct job_session *js, struct instance_store *s, struc
                          "with \"%s\": the profile belongs to the job; submit a new job to "
                          "change it",
                          js->req.profile, st->profile);
-    if (!(js->isolate = st->isolated))
+    return 0;
+}
+
+static int follow_record(struct job_session *js, struct instance_store *s, struct err *e)
+{
+    struct err ignored; /* a missing pin: the namespace is built on entering */
+
+    if (record_allows(js, e) < 0)
+        return -1;
+    if (!(js->isolate = js->state.isolated))
         return 0;
     if ((js->nsfd = instance_pin_open(s, js->req.job_id, &ignored)) >= 0) {
         resize_tmpfs(js, s);
@@ -119,6 +129,26 @@ int job_session_open(struct job_session *js, const char *policy_path, const stru
     instance_store_close(s);
     js->req.partition = js->req.profile = js->req.node = NULL;
     return rc;
+}
+
+int job_session_open_joined(struct job_session *js, const char *policy_path,
+                            const struct job_request *r, const char *record, struct err *e)
+{
+    memset(js, 0, sizeof(*js));
+    js->nsfd = -1;
+    js->req = *r;
+    if (!(js->policy = job_policy_load(policy_path, e)))
+        return -1;
+    js->allow_unisolated = js->policy->on_error == ON_ERROR_ALLOW;
+    if (job_state_parse(record, &js->state, e) < 0 || record_allows(js, e) < 0)
+        return -1;
+    js->req.partition = js->req.profile = js->req.node = NULL;
+    if (!(js->isolate = js->state.isolated))
+        return 0;
+    /* This process is in the job's namespace: entering it is a no-op (job_session_enter). */
+    if ((js->nsfd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
+        return errprintf_errno(e, errno, "cannot open this step's mount namespace");
+    return 0;
 }
 
 /* The first process of a job without a prolog builds its namespace; the store lock makes the

@@ -60,6 +60,35 @@ static void unescape(char *s)
     *w = '\0';
 }
 
+static void put_state(FILE *f, const char *boot, const struct job_state *st)
+{
+    fprintf(f, "boot_id=%s\nuid=%lu\ngid=%lu\nisolated=%d\n", boot, (unsigned long)st->uid,
+            (unsigned long)st->gid, st->isolated ? 1 : 0);
+    put_escaped(f, "profile", st->profile);
+    put_escaped(f, "host_ns", st->host_ns);
+    put_escaped(f, "error", st->error);
+    for (char **v = st->env; v && *v; v++)
+        put_escaped(f, "env", *v);
+    for (char **v = st->resize; v && *v; v++)
+        put_escaped(f, "resize", *v);
+}
+
+char *job_state_format(const struct job_state *st)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+
+    if (!f)
+        return NULL;
+    put_state(f, st->boot_id, st);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 int instance_state_write(struct instance_job *job, const struct job_state *st, struct err *e)
 {
     char boot[40];
@@ -75,15 +104,7 @@ int instance_state_write(struct instance_job *job, const struct job_state *st, s
             close(fd);
         return errprintf_errno(e, errno, "job %" PRIu32 ": cannot write its state", job->job_id);
     }
-    fprintf(f, "boot_id=%s\nuid=%lu\ngid=%lu\nisolated=%d\n", boot, (unsigned long)st->uid,
-            (unsigned long)st->gid, st->isolated ? 1 : 0);
-    put_escaped(f, "profile", st->profile);
-    put_escaped(f, "host_ns", st->host_ns);
-    put_escaped(f, "error", st->error);
-    for (char **v = st->env; v && *v; v++)
-        put_escaped(f, "env", *v);
-    for (char **v = st->resize; v && *v; v++)
-        put_escaped(f, "resize", *v);
+    put_state(f, boot, st);
     if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
         fclose(f);
         return errprintf_errno(e, errno, "job %" PRIu32 ": cannot write its state", job->job_id);
@@ -149,20 +170,12 @@ static int state_set(struct job_state *st, char *key, char *val)
     return 0;
 }
 
-int store_read_state_at(int jobfd, struct job_state *st, struct err *e)
+/* Read a state from F (closed here). */
+static int get_state(FILE *f, struct job_state *st, struct err *e)
 {
-    int fd = openat(jobfd, "state", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     char line[8192];
-    FILE *f;
     int rc = 0;
 
-    memset(st, 0, sizeof(*st));
-    if (fd < 0)
-        return errprintf_errno(e, errno, "no state");
-    if (!(f = fdopen(fd, "r"))) {
-        close(fd);
-        return errprintf_errno(e, errno, "cannot read state");
-    }
     while (rc == 0 && fgets(line, sizeof(line), f)) {
         char *eq = strchr(line, '=');
         line[strcspn(line, "\n")] = '\0';
@@ -177,6 +190,33 @@ int store_read_state_at(int jobfd, struct job_state *st, struct err *e)
         return errprintf(e, "out of memory");
     }
     return 0;
+}
+
+int job_state_parse(const char *text, struct job_state *st, struct err *e)
+{
+    FILE *f;
+
+    memset(st, 0, sizeof(*st));
+    if (!*text)
+        return errprintf(e, "the job's record is empty");
+    if (!(f = fmemopen((void *)text, strlen(text), "r")))
+        return errprintf_errno(e, errno, "cannot read the job's record");
+    return get_state(f, st, e);
+}
+
+int store_read_state_at(int jobfd, struct job_state *st, struct err *e)
+{
+    int fd = openat(jobfd, "state", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *f;
+
+    memset(st, 0, sizeof(*st));
+    if (fd < 0)
+        return errprintf_errno(e, errno, "no state");
+    if (!(f = fdopen(fd, "r"))) {
+        close(fd);
+        return errprintf_errno(e, errno, "cannot read state");
+    }
+    return get_state(f, st, e);
 }
 
 int instance_state_read(struct instance_store *s, uint32_t job_id, struct job_state *st,

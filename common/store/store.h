@@ -127,6 +127,11 @@ int instance_state_read(struct instance_store *s, uint32_t job_id, struct job_st
                         struct err *e);
 void job_state_clear(struct job_state *st);
 
+/* The state as the text of its record (malloc'ed; NULL if out of memory), and back: a record
+ * passed to a process that cannot reach the store (a slurmstepd Slurm put in the job's namespace). */
+char *job_state_format(const struct job_state *st);
+int job_state_parse(const char *text, struct job_state *st, struct err *e);
+
 /* A root-only marker NAME in the job's record, for work done once per job (a step's resize). */
 bool instance_job_marked(struct instance_store *s, uint32_t job_id, const char *name);
 void instance_job_mark(struct instance_store *s, uint32_t job_id, const char *name);
