@@ -13,16 +13,8 @@
 
 reason=$(iso_can_run) || skip_all "$reason"
 version=$(cluster_slurm_version) || skip_all "cannot read slurmd's version"
-if cluster_slurm_at_least 25.11; then
-    key=NamespaceType plugin=namespace/isolation
-else
-    key=JobContainerType plugin=job_container/isolation
-fi
-so=${plugin/\//_}.so
-companion=${ISO_COMPANION:-$top_builddir/.libs/$so}
-[ -f "$companion" ] || skip_all "the companion plugin is not built for Slurm $version ($companion)"
-slurmdir=$(dirname "$(compgen -G "/usr/lib/*/slurm-wlm/select_cons_tres.so" | head -n1)")
-[ -d "$slurmdir" ] || skip_all "cannot find Slurm's plugin directory"
+iso_companion_can_run >/dev/null || skip_all "$(iso_companion_can_run)"
+key=$ISO_COMPANION_KEY plugin=$ISO_COMPANION_TYPE
 
 policy='version: 1
 instance_base: @CLUSTER_DIR@/isolation
@@ -35,15 +27,7 @@ profiles:
       - {path: /dev/shm, backing: tmpfs, scope: job, size: 50%}
     env: {TMPDIR: /tmp}'
 
-# Slurm looks for the companion in PluginDir: a copy of it outside every polydir, then Slurm's.
-base=${CLUSTER_BASE:-/var/lib/spank-isolation-tests}
-mkdir -p -m 0755 "$base" && plugins=$(mktemp -d "$base/companion.XXXXXX") &&
-    chmod 0755 "$plugins" && cp "$companion" "$plugins/$so" && chmod 0644 "$plugins/$so" ||
-    bail_out "cannot copy the companion plugin"
-cluster_on_stop rm -rf "$plugins"
-iso_cluster_start "$policy" --prolog-flags Alloc,Contain \
-    --conf-extra "PluginDir=$plugins:$slurmdir
-$key=$plugin" || bail_out "cannot start the test cluster"
+iso_companion_start "$policy" || bail_out "cannot start the test cluster"
 cluster_add_user isoA isogrpA || bail_out "cannot create users"
 ok $(grep -q "^$key=$plugin\$" "$SLURM_CONF"; echo $?) "the cluster runs $plugin (Slurm $version)"
 hostns=$(iso_host_ns)

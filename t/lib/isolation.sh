@@ -4,6 +4,12 @@
 #       starts the test cluster with the plugin from the build tree and POLICY (YAML text; write
 #       @CLUSTER_DIR@ for the cluster's directory) as its policy. Sets ISO_POLICY (the policy
 #       file) and ISO_BASE (the instance base, @CLUSTER_DIR@/isolation unless POLICY says else).
+#   iso_companion_can_run     why not, and false, when the companion plugin is not built for this
+#                             Slurm; sets ISO_COMPANION_KEY (JobContainerType or NamespaceType) and
+#                             ISO_COMPANION_TYPE (job_container/isolation or namespace/isolation)
+#   iso_companion_start POLICY [cluster_start options...]
+#       iso_cluster_start with the companion plugin too (Slurm finds a copy of it first in
+#       PluginDir), and PrologFlags=Alloc,Contain
 #   iso_set_policy POLICY     replaces the policy file (the plugin rereads it at each job)
 #   iso_leftovers             prints what is left of jobs under ISO_BASE (instances, mounts) and
 #                             in its records (iso_store_dir: records, pins, user references)
@@ -82,6 +88,34 @@ iso_cluster_start() {
     ISO_POLICY=$CLUSTER_DIR/isolation.yaml
     ISO_BASE=$(sed -n 's/^instance_base: *\([^ #]*\).*/\1/p' "$ISO_POLICY")
     : "${ISO_BASE:=/var/spool/slurm/isolation}"
+}
+
+iso_companion_can_run() {
+    local so dir
+    if cluster_slurm_at_least 25.11; then
+        ISO_COMPANION_KEY=NamespaceType ISO_COMPANION_TYPE=namespace/isolation
+    else
+        ISO_COMPANION_KEY=JobContainerType ISO_COMPANION_TYPE=job_container/isolation
+    fi
+    so=${ISO_COMPANION_TYPE/\//_}.so
+    ISO_COMPANION=${ISO_COMPANION:-$top_builddir/.libs/$so}
+    [ -f "$ISO_COMPANION" ] || { echo "the companion plugin is not built ($ISO_COMPANION)"; return 1; }
+    dir=$(dirname "$(compgen -G "/usr/lib/*/slurm-wlm/select_cons_tres.so" | head -n1)")
+    [ -d "$dir" ] || { echo "cannot find Slurm's plugin directory"; return 1; }
+    ISO_SLURM_PLUGINDIR=$dir
+}
+
+iso_companion_start() {
+    local policy=$1 base plugins so=${ISO_COMPANION_TYPE/\//_}.so
+    shift
+    base=${CLUSTER_BASE:-/var/lib/spank-isolation-tests}
+    mkdir -p -m 0755 "$base" && plugins=$(mktemp -d "$base/companion.XXXXXX") &&
+        chmod 0755 "$plugins" && cp "$ISO_COMPANION" "$plugins/$so" && chmod 0644 "$plugins/$so" ||
+        { diag "cannot copy the companion plugin"; return 1; }
+    cluster_on_stop rm -rf "$plugins"
+    iso_cluster_start "$policy" --prolog-flags Alloc,Contain \
+        --conf-extra "PluginDir=$plugins:$ISO_SLURM_PLUGINDIR
+$ISO_COMPANION_KEY=$ISO_COMPANION_TYPE" "$@"
 }
 
 # Job and user instances, the trash and mounts under the base other than the base itself; job
