@@ -223,14 +223,16 @@ static int cannot_read(const char *path)
     return -1;
 }
 
-/* Read one namespace configuration file (not a directory: glob lists those too, and pam reads
- * nothing from them). */
-static int read_conf(struct imp *im, const char *path, const char **src, size_t *nsrc)
+/* Read one namespace configuration file. A directory in namespace.d (glob lists those too) has
+ * no line for pam_namespace; one named as namespace.conf is a mistake. */
+static int read_conf(struct imp *im, const char *path, bool in_d, const char **src, size_t *nsrc)
 {
     struct stat st;
 
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return 0;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        return in_d ? 0 : cannot_read(path);
+    }
     if (imp_read_namespace_conf(im, path) < 0)
         return cannot_read(path);
     if (*nsrc < MAX_SOURCES)
@@ -250,7 +252,7 @@ static int read_conf_d(struct imp *im, const struct import_args *a, const char *
         return cannot_read(a->nsd);
     *keep = files;
     for (size_t i = 0; files[i]; i++)
-        if (read_conf(im, files[i], src, nsrc) < 0)
+        if (read_conf(im, files[i], true, src, nsrc) < 0)
             return -1;
     return 0;
 }
@@ -308,10 +310,15 @@ static int run_import(const struct import_args *a)
     char **d_files = NULL;
     int rc = EXIT_USAGE;
 
+    /* A file named on the command line that cannot be read stops everything before any line. */
+    if ((a->conf_named && access(a->conf, R_OK) != 0 && cannot_read(a->conf)) ||
+        (a->nsd_named && access(a->nsd, R_OK | X_OK) != 0 && cannot_read(a->nsd)) ||
+        (a->fstab_named && access(a->fstab, R_OK) != 0 && cannot_read(a->fstab)))
+        goto out;
     im.want_anchor = wanted(a->fstab, a->fstab_named);
     if (wanted(a->conf, a->conf_named)) {
         find_init_script(&im, a->conf);
-        if (read_conf(&im, a->conf, src, &nsrc) < 0)
+        if (read_conf(&im, a->conf, false, src, &nsrc) < 0)
             goto out;
     }
     if (read_conf_d(&im, a, src, &nsrc, &d_files) < 0)
@@ -321,7 +328,8 @@ static int run_import(const struct import_args *a)
             cannot_read(a->fstab);
             goto out;
         }
-        src[nsrc++] = a->fstab;
+        if (nsrc < MAX_SOURCES)
+            src[nsrc++] = a->fstab;
     }
     if (nsrc == 0) {
         fprintf(stderr,
@@ -337,6 +345,16 @@ out:
     return rc;
 }
 
+static int bad_option(const char *arg)
+{
+    char shown[1024];
+
+    fprintf(stderr, "isolationctl import: unknown option or missing value: \"%s\"\n",
+            esc_ctl(shown, sizeof(shown), arg));
+    import_usage(stderr);
+    return EXIT_USAGE;
+}
+
 /* Fill A from the options; returns -1 to go on, else the exit code. */
 static int parse_import(int argc, char **argv, struct import_args *a)
 {
@@ -348,6 +366,7 @@ static int parse_import(int argc, char **argv, struct import_args *a)
                                          {NULL, 0, NULL, 0}};
     int c;
 
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         if (c == 'c')
             a->conf = optarg, a->conf_named = true;
@@ -360,7 +379,7 @@ static int parse_import(int argc, char **argv, struct import_args *a)
         else if (c == 'h')
             return import_usage(stdout), 0;
         else
-            return import_usage(stderr), EXIT_USAGE;
+            return bad_option(argv[optind - 1]);
     }
     if (optind != argc) {
         char shown[1024];

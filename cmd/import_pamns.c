@@ -202,8 +202,8 @@ static int check_paths(struct ns_line *l)
     }
     if (!(l->path = imp_normalise(dir))) {
         imp_say(l->im, l->file, l->line,
-                "\"%s\" is /, which cannot be a polydir of the policy; "
-                "not converted",
+                "polydir \"%s\" is the root directory, which the policy cannot "
+                "polyinstantiate; not converted",
                 dir);
         return -1;
     }
