@@ -50,7 +50,7 @@ golden() {
 }
 
 # The converted cases (exit 0 or 1, a policy written) and the usage errors (exit 2, none).
-for name in cea comments create users methods paths init order fstab noanchor empty; do
+for name in cea comments create users methods paths init order fstab noanchor empty notes; do
     # shellcheck disable=SC2046 # the options are words
     golden "$name" $(files "$name")
 done
@@ -103,6 +103,9 @@ like "$(err init)" 'namespace.conf:1: import-init/namespace.init runs when /tmp 
 unlike "$(err init)" 'namespace.conf:2:' "noinit: no init script"
 like "$(err init)" 'namespace.conf:3: import-init/namespace.init runs when /dev/shm' \
     "iscript without a path runs namespace.init"
+
+is "$(head -n1 "$tmp/import-notes.got")" "exit 0" "notes alone (what pam_namespace ignores) leave the exit status 0"
+like "$(err notes)" 'namespace.conf:2: note: unknown option "bogus" ignored' "an unknown flag is a note"
 
 # namespace.d is read after namespace.conf, by file name in strcmp order, *.conf only.
 order=$(pol order | sed -n 's/^ *- path: \([^ ]*\).*/\1/p' | tr '\n' ' ')
