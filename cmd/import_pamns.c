@@ -254,7 +254,7 @@ static int check_users(struct ns_line *l)
 /* create=, shared: what the policy has no word for. */
 static void check_flags(struct ns_line *l)
 {
-    const char *mode = l->create_text ? l->create_text + strlen("create=") : "";
+    const char *mode = l->mode_set ? l->create_text + strlen("create=") : "";
 
     if (l->create && l->mode_set && mode[0] != '0')
         imp_say(l->im, l->file, l->line,
