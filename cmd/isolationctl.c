@@ -27,6 +27,8 @@ static void usage(FILE *out)
                  "                            [--partition P] [--profile X] [--job-id N]\n"
                  "                            [--uid N] [--mem SIZE] [--json]\n"
                  "       isolationctl prolog|epilog [--policy FILE]   (Slurm's Prolog/Epilog)\n"
+                 "       isolationctl import [--namespace-conf FILE] [--namespace-d DIR]\n"
+                 "                           [--fstab-user FILE] [-o FILE]\n"
                  "FILE defaults to " POLICY_DEFAULT_PATH ". See isolationctl(1).\n");
 }
 
@@ -321,6 +323,8 @@ int main(int argc, char **argv)
         return cmd_explain(argc - 1, argv + 1);
     if (strcmp(argv[1], "prolog") == 0 || strcmp(argv[1], "epilog") == 0)
         return cmd_script(argc - 1, argv + 1);
+    if (strcmp(argv[1], "import") == 0)
+        return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
         return 0;
