@@ -144,6 +144,11 @@ void job_session_close(struct job_session *js);
  * namespace). */
 int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, struct err *e);
 
+/* The one job of UID's on this node that has a namespace (a session with no job named, which
+ * pam_slurm_adopt did not adopt): 0 and *JOB_ID; -1 with errno ENOENT when there is none, EEXIST
+ * when there are several, with a message. */
+int job_user_namespace(uid_t uid, uint32_t *job_id, struct err *e);
+
 /* slurmd joins a step's slurmstepd to the job's namespace before it execs it (the companion, on
  * Slurm 23.02+): slurmstepd cannot reach the store from there, so the companion hands it the
  * job's id and record in its environment, which only slurmd sets. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "job/job.h"
 
@@ -49,8 +50,10 @@ static int pin_in(struct instance_store *s, uint32_t job_id, uid_t uid, struct j
         errprintf(e, "job %" PRIu32 " is not isolated (%s)", job_id,
                   st.error[0] ? "its isolation failed" : "its profile is none");
         errno = ENOENT;
-    } else {
-        fd = instance_pin_open(s, job_id, e);
+    } else if ((fd = instance_pin_open(s, job_id, &ignored)) < 0) {
+        /* isolated, but its namespace is gone: never the node's view */
+        errprintf(e, "job %" PRIu32 ": its namespace cannot be opened: %s", job_id, ignored.text);
+        errno = ESTALE;
     }
     if (fd >= 0 && out)
         *out = st;
@@ -81,4 +84,62 @@ int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, struct 
         errno = ENOENT;
     }
     return fd;
+}
+
+struct user_jobs {
+    uid_t uid;
+    struct instance_store *s;
+    uint32_t found[8];
+    size_t n;
+};
+
+static void count_job(uint32_t job_id, void *arg)
+{
+    struct user_jobs *u = arg;
+    struct job_state st;
+    struct err ignored;
+    int fd;
+
+    if (instance_state_read(u->s, job_id, &st, &ignored) < 0)
+        return;
+    if (st.uid == u->uid && st.isolated && !st.error[0] &&
+        (fd = instance_pin_open(u->s, job_id, &ignored)) >= 0) {
+        close(fd);
+        if (u->n < sizeof(u->found) / sizeof(u->found[0]))
+            u->found[u->n] = job_id;
+        u->n++;
+    }
+    job_state_clear(&st);
+}
+
+int job_user_namespace(uid_t uid, uint32_t *job_id, struct err *e)
+{
+    struct bases b = {0};
+    struct user_jobs u = {.uid = uid};
+    struct err ignored;
+
+    instance_for_each_base(add_base, &b);
+    for (size_t i = 0; i < b.n; i++) {
+        if ((u.s = instance_store_open(b.v[i], false, &ignored))) {
+            instance_job_ids(u.s, count_job, &u, &ignored);
+            instance_store_close(u.s);
+        }
+        free(b.v[i]);
+    }
+    free(b.v);
+    if (u.n == 1) {
+        *job_id = u.found[0];
+        return 0;
+    }
+    if (u.n == 0) {
+        errprintf(e, "uid %lu has no isolated job on this node", (unsigned long)uid);
+        errno = ENOENT;
+        return -1;
+    }
+    errprintf(e,
+              "uid %lu has %zu isolated jobs on this node (%" PRIu32 ", %" PRIu32
+              "%s): which one is not known",
+              (unsigned long)uid, u.n, u.found[0], u.found[1], u.n > 2 ? ", ..." : "");
+    errno = EEXIST;
+    return -1;
 }

@@ -61,6 +61,22 @@ static bool job_id_of(const char *name, uint32_t *id)
     return strcmp(canon, name) == 0;
 }
 
+int instance_job_ids(struct instance_store *s, void (*fn)(uint32_t job_id, void *arg), void *arg,
+                     struct err *e)
+{
+    DIR *d = store_list_rec(s, "job", e);
+    struct dirent *de;
+    uint32_t id;
+
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    while ((de = readdir(d)))
+        if (job_id_of(de->d_name, &id))
+            fn(id, arg);
+    closedir(d);
+    return 0;
+}
+
 static int sweep_jobs(struct instance_store *s, struct trash *t, int *linger, struct err *e,
                       int *removed)
 {

@@ -7,6 +7,9 @@
 #                                STACK, where @SERVICE@ is NAME; stopped by pid at cluster_stop
 #   sshd_add_key USER            a key pair for USER (in USER's home) that this sshd accepts
 #   ssh_as USER CMD              CMD over ssh as USER on this node (stdout and stderr)
+#   syslog_capture               what PAM modules log goes to $SYSLOG_FILE (a stand-in syslogd on
+#                                /dev/log, stopped at cluster_stop); false, saying why, when this
+#                                machine has a syslog of its own
 #
 # OpenSSH names its PAM service after the name it runs under: sshd runs as a symlink named after
 # the cluster, so the tests' PAM stack never touches the system's /etc/pam.d/sshd. sshd gets
@@ -80,4 +83,20 @@ ssh_as() {
     run_as "$user" ssh -p "$SSHD_PORT" -i "$home/.ssh-$CLUSTER_ID" -o BatchMode=yes \
         -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
         "$user@127.0.0.1" "$@" </dev/null 2>&1
+}
+
+syslog_capture() {
+    local sink=$top_builddir/t/tools/syslog-sink i
+    [ -x "$sink" ] || { echo "t/tools/syslog-sink is not built"; return 1; }
+    [ ! -e /dev/log ] || { echo "this machine has a syslog (/dev/log): PAM's messages go there"; return 1; }
+    SYSLOG_FILE=$CLUSTER_DIR/syslog
+    "$sink" /dev/log "$SYSLOG_FILE" &
+    SYSLOG_PID=$!
+    cluster_on_stop 'kill "$SYSLOG_PID" 2>/dev/null; wait "$SYSLOG_PID" 2>/dev/null'
+    for i in $(seq 50); do
+        [ -S /dev/log ] && return 0
+        sleep 0.1
+    done
+    echo "the stand-in syslog did not start"
+    return 1
 }

@@ -1,0 +1,181 @@
+/* pam_isolation: the PAM front end (pam_isolation(8)). mode=join puts a session on a compute
+ * node (an ssh session that pam_slurm_adopt adopted into a job) in the job's mount namespace, the
+ * one the SPANK plugin's prolog made, so that it sees the job's /tmp and /dev/shm and not the
+ * node's. Nothing from the environment is trusted: the job's record must exist, be the user's and
+ * be isolated; its pin is opened relative to the checked store and must be a mount namespace.
+ * No libslurm: one build serves every Slurm release. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define PAM_SM_SESSION
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "job/job.h"
+#include "policy/policy.h"
+#include "util/util.h"
+
+struct args {
+    const char *policy;
+    bool join;
+};
+
+static void pam_sink(enum log_level level, const char *msg, void *arg)
+{
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+
+    pam_syslog(arg, prio[level], "%s", msg);
+}
+
+static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct args *a)
+{
+    a->policy = POLICY_DEFAULT_PATH;
+    a->join = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "mode=join") == 0) {
+            a->join = true;
+        } else if (strcmp(argv[i], "mode=login") == 0) {
+            pam_syslog(pamh, LOG_ERR, "mode=login is not available in this version");
+            return -1;
+        } else if (strncmp(argv[i], "policy=", 7) == 0 && argv[i][7] == '/') {
+            a->policy = argv[i] + 7;
+        } else {
+            pam_syslog(pamh, LOG_ERR, "unknown argument \"%s\" (mode=join, policy=/PATH)", argv[i]);
+            return -1;
+        }
+    }
+    if (!a->join)
+        pam_syslog(pamh, LOG_ERR, "no mode: give mode=join");
+    return a->join ? 0 : -1;
+}
+
+/* The job the session belongs to: the one pam_slurm_adopt adopted it into (SLURM_JOB_ID in the
+ * PAM environment, which only names a candidate: the record decides), else the user's only
+ * isolated job here. */
+static int session_job(pam_handle_t *pamh, uid_t uid, uint32_t *job_id, struct err *e)
+{
+    const char *v = pam_getenv(pamh, "SLURM_JOB_ID");
+    char *end;
+    unsigned long n;
+
+    if (!v)
+        return job_user_namespace(uid, job_id, e);
+    errno = 0;
+    n = strtoul(v, &end, 10);
+    if (errno || !*v || *end || *v == '-' || *v == '+' || n > UINT32_MAX) {
+        errno = EINVAL;
+        return errprintf(e, "SLURM_JOB_ID \"%.40s\" in the PAM environment is not a job id", v);
+    }
+    *job_id = (uint32_t)n;
+    return 0;
+}
+
+/* Enter job JOB_ID's namespace as the user's session: then its home, and its profile's
+ * environment. 1 when the job has no namespace here (the session keeps the node's view). */
+static int join_job(pam_handle_t *pamh, const struct passwd *pw, uint32_t job_id, struct err *e)
+{
+    struct job_state st = {0};
+    int fd = job_namespace_open(job_id, pw->pw_uid, &st, e);
+
+    if (fd < 0)
+        return errno == ENOENT ? 1 : -1;
+    if (setns(fd, CLONE_NEWNS) < 0) {
+        errprintf_errno(e, errno, "job %" PRIu32 ": cannot enter its namespace", job_id);
+        close(fd);
+        job_state_clear(&st);
+        return -1;
+    }
+    close(fd);
+    if (chdir(pw->pw_dir) < 0 && chdir("/") < 0)
+        log_warn("job %" PRIu32 ": no home %s in its namespace", job_id, pw->pw_dir);
+    for (char **v = st.env; v && *v; v++)
+        if (pam_putenv(pamh, *v) != PAM_SUCCESS)
+            log_warn("job %" PRIu32 ": cannot set %s in the session", job_id, *v);
+    job_state_clear(&st);
+    return 0;
+}
+
+/* A job named to the session that has no namespace here keeps the node's view only when no job
+ * of the user's has one: the name may not be pam_slurm_adopt's (pam_env runs after it). */
+static bool other_isolated_job(uid_t uid)
+{
+    struct err e;
+    uint32_t id;
+
+    return job_user_namespace(uid, &id, &e) == 0 || errno == EEXIST;
+}
+
+/* Join the session to its job; PAM_SESSION_ERR (fail closed) when that fails, unless the policy
+ * says on_error: allow. */
+static int open_join(pam_handle_t *pamh, const struct args *a, const struct passwd *pw)
+{
+    struct policy *p;
+    struct err e;
+    uint32_t job_id = 0;
+    int rc;
+
+    if (!(p = job_policy_load(a->policy, &e))) {
+        log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
+        return PAM_SESSION_ERR;
+    }
+    if (session_job(pamh, pw->pw_uid, &job_id, &e) < 0) {
+        log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
+        rc = PAM_SESSION_ERR;
+    } else if ((rc = join_job(pamh, pw, job_id, &e)) > 0 && other_isolated_job(pw->pw_uid)) {
+        log_error("user %s: %s, but the user has an isolated job on this node; the session is "
+                  "refused",
+                  pw->pw_name, e.text);
+        rc = PAM_SESSION_ERR;
+    } else if (rc > 0) {
+        log_info("user %s: %s; the session keeps the node's view", pw->pw_name, e.text);
+        rc = PAM_SUCCESS;
+    } else if (rc < 0 && p->on_error == ON_ERROR_ALLOW) {
+        log_warn("user %s: %s; the session keeps the node's view (on_error: allow)", pw->pw_name,
+                 e.text);
+        rc = PAM_SUCCESS;
+    } else if (rc < 0) {
+        log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
+        rc = PAM_SESSION_ERR;
+    } else {
+        log_info("user %s: the session joined job %" PRIu32, pw->pw_name, job_id);
+        rc = PAM_SUCCESS;
+    }
+    policy_free(p);
+    return rc;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct args a;
+    const char *user = NULL;
+    struct passwd pwbuf, *pw = NULL;
+    char buf[16384];
+
+    (void)flags;
+    log_set_sink(pam_sink, pamh);
+    if (parse_args(pamh, argc, argv, &a) < 0)
+        return PAM_SESSION_ERR;
+    if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || !user ||
+        getpwnam_r(user, &pwbuf, buf, sizeof(buf), &pw) != 0 || !pw) {
+        pam_syslog(pamh, LOG_ERR, "cannot find the session's user");
+        return PAM_SESSION_ERR;
+    }
+    if (pw->pw_uid == 0)
+        return PAM_SUCCESS; /* root is not joined to a job */
+    return open_join(pamh, &a, pw);
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    return PAM_SUCCESS;
+}
