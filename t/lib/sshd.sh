@@ -11,8 +11,8 @@
 #                                /dev/log, stopped at cluster_stop); false, saying why, when this
 #                                machine has a syslog of its own
 #
-# OpenSSH names its PAM service after the name it runs under: sshd runs as a symlink named after
-# the cluster, so the tests' PAM stack never touches the system's /etc/pam.d/sshd. sshd gets
+# The tests' PAM stack never touches the system's /etc/pam.d/sshd: OpenSSH 10 is told the PAM
+# service (PAMServiceName); earlier ones name it after the name sshd runs under, a symlink. sshd gets
 # SLURM_CONF in its environment, which pam_slurm_adopt, loaded into it, reads.
 
 sshd_can_run() {
@@ -46,7 +46,10 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthorizedKeysFile $dir/keys/%u
 LogLevel DEBUG1
+PAMServiceName $SSHD_SERVICE
 EOF
+    "$dir/$SSHD_SERVICE" -t -f "$dir/sshd_config" 2>/dev/null ||
+        sed -i '/^PAMServiceName /d' "$dir/sshd_config"
     SLURM_CONF=$SLURM_CONF "$dir/$SSHD_SERVICE" -D -f "$dir/sshd_config" -E "$dir/sshd.log" &
     SSHD_PID=$!
     cluster_on_stop sshd_stop
