@@ -399,3 +399,22 @@ int cmd_import(int argc, char **argv)
 
     return rc >= 0 ? rc : run_import(&a);
 }
+
+int imp_read_lines(struct imp *im, const char *path,
+                   void (*fn)(struct imp *im, const char *file, int lineno, char *text))
+{
+    FILE *f = fopen(path, "re");
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = 0;
+
+    if (!f)
+        return -1;
+    while (getline(&line, &cap, f) > 0)
+        fn(im, path, ++lineno, line);
+    if (ferror(f))
+        rc = -1;
+    free(line);
+    fclose(f);
+    return rc;
+}

@@ -76,6 +76,10 @@ void imp_tmpfs_options(struct imp *im, const char *file, int line, const char *t
                        char *size, size_t ssize, char *options, size_t osize);
 
 /* Parse one pam_namespace configuration file (import_pamns.c); -1 if it cannot be read. */
+/* Call FN for each line of PATH (numbered from 1); -1 if it cannot be read. */
+int imp_read_lines(struct imp *im, const char *path,
+                   void (*fn)(struct imp *im, const char *file, int lineno, char *text));
+
 int imp_read_namespace_conf(struct imp *im, const char *path);
 /* Parse an fstab_user file (import_fstab.c); -1 if it cannot be read. */
 int imp_read_fstab_user(struct imp *im, const char *path);

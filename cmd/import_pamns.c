@@ -465,18 +465,5 @@ static void process_line(struct imp *im, const char *file, int lineno, char *tex
 
 int imp_read_namespace_conf(struct imp *im, const char *path)
 {
-    FILE *f = fopen(path, "re");
-    char *line = NULL;
-    size_t cap = 0;
-    int lineno = 0, rc = 0;
-
-    if (!f)
-        return -1;
-    while (getline(&line, &cap, f) > 0)
-        process_line(im, path, ++lineno, line);
-    if (ferror(f))
-        rc = -1;
-    free(line);
-    fclose(f);
-    return rc;
+    return imp_read_lines(im, path, process_line);
 }

@@ -16,16 +16,8 @@ version=$(cluster_slurm_version) || skip_all "cannot read slurmd's version"
 iso_companion_can_run >/dev/null || skip_all "$(iso_companion_can_run)"
 key=$ISO_COMPANION_KEY plugin=$ISO_COMPANION_TYPE
 
-policy='version: 1
-instance_base: @CLUSTER_DIR@/isolation
-default_profile: strict
-allowed_profiles: [strict, none]
-profiles:
-  strict:
-    polydirs:
-      - {path: /tmp, backing: disk, scope: job}
-      - {path: /dev/shm, backing: tmpfs, scope: job, size: 50%}
-    env: {TMPDIR: /tmp}'
+policy="$ISO_STRICT_POLICY
+    env: {TMPDIR: /tmp}"
 
 iso_companion_start "$policy" || bail_out "cannot start the test cluster"
 cluster_add_user isoA isogrpA || bail_out "cannot create users"

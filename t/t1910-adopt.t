@@ -15,15 +15,7 @@ reason=$(sshd_can_run) || skip_all "$reason"
 version=$(cluster_slurm_version) || skip_all "cannot read slurmd's version"
 iso_companion_can_run >/dev/null || skip_all "$(iso_companion_can_run)"
 
-policy='version: 1
-instance_base: @CLUSTER_DIR@/isolation
-default_profile: strict
-allowed_profiles: [strict, none]
-profiles:
-  strict:
-    polydirs:
-      - {path: /tmp, backing: disk, scope: job}
-      - {path: /dev/shm, backing: tmpfs, scope: job, size: 50%}'
+policy=$ISO_STRICT_POLICY
 
 iso_companion_start "$policy" || bail_out "cannot start the test cluster"
 cluster_add_user isoA isogrpA && cluster_add_user isoB isogrpB || bail_out "cannot create users"

@@ -16,16 +16,8 @@ reason=$(sshd_can_run) || skip_all "$reason"
 pam=${ISO_PAM:-$top_builddir/.libs/pam_isolation.so}
 [ -f "$pam" ] || skip_all "pam_isolation.so is not built ($pam)"
 
-policy='version: 1
-instance_base: @CLUSTER_DIR@/isolation
-default_profile: strict
-allowed_profiles: [strict, none]
-profiles:
-  strict:
-    polydirs:
-      - {path: /tmp, backing: disk, scope: job}
-      - {path: /dev/shm, backing: tmpfs, scope: job, size: 50%}
-    env: {ISO_PROFILE: strict}'
+policy="$ISO_STRICT_POLICY
+    env: {ISO_PROFILE: strict}"
 
 iso_cluster_start "$policy" --prolog-flags Alloc,Contain || bail_out "cannot start the test cluster"
 cluster_add_user isoA isogrpA && cluster_add_user isoB isogrpB || bail_out "cannot create users"

@@ -10,6 +10,9 @@
 #   iso_companion_start POLICY [cluster_start options...]
 #       iso_cluster_start with the companion plugin too (Slurm finds a copy of it first in
 #       PluginDir), and PrologFlags=Alloc,Contain
+#   ISO_STRICT_POLICY         a policy most stories use: profile strict (the default; a job's own
+#                             /tmp on disk, /dev/shm a tmpfs of half its memory) and none; append
+#                             "    env: {...}" to give strict an environment
 #   iso_set_policy POLICY     replaces the policy file (the plugin rereads it at each job)
 #   iso_leftovers             prints what is left of jobs under ISO_BASE (instances, mounts) and
 #                             in its records (iso_store_dir: records, pins, user references)
@@ -21,6 +24,15 @@
 
 ISO_PLUGIN=${ISO_PLUGIN:-$top_builddir/.libs/isolation.so} # scripts/test --installed: the package's
 ISO_RUNDIR=/run/spank-isolation # INSTANCE_RUNDIR: the plugin's run directory
+ISO_STRICT_POLICY='version: 1
+instance_base: @CLUSTER_DIR@/isolation
+default_profile: strict
+allowed_profiles: [strict, none]
+profiles:
+  strict:
+    polydirs:
+      - {path: /tmp, backing: disk, scope: job}
+      - {path: /dev/shm, backing: tmpfs, scope: job, size: 50%}'
 
 # The escaping of the store's instance_name(): leading slashes dropped, '/' -> '-',
 # letters, digits, '_' and a '.' not first kept, any other byte -> \xNN.
