@@ -115,8 +115,51 @@ static bool other_isolated_job(uid_t uid)
     return job_user_namespace(uid, &id, &e) == 0 || errno == EEXIST;
 }
 
-/* Join the session to its job; PAM_SESSION_ERR (fail closed) when that fails, unless the policy
- * says on_error: allow. */
+/* The session names no job and the user has none isolated here (errno ENOENT), or several:
+ * the policy's ssh: says whether it keeps the node's view. */
+static int no_job(const struct passwd *pw, const struct policy *p, const struct err *e)
+{
+    if (errno == ENOENT && p->ssh == SSH_HOST) {
+        log_info("user %s: %s; the session keeps the node's view (ssh: host)", pw->pw_name,
+                 e->text);
+        return PAM_SUCCESS;
+    }
+    log_error("user %s: %s; the session is refused%s", pw->pw_name, e->text,
+              errno == ENOENT ? " (ssh: deny)" : "");
+    return PAM_SESSION_ERR;
+}
+
+/* Join the session to job JOB_ID; PAM_SESSION_ERR (fail closed) when that fails, unless the
+ * policy says on_error: allow. */
+static int join_or_refuse(pam_handle_t *pamh, const struct passwd *pw, const struct policy *p,
+                          uint32_t job_id)
+{
+    struct err e;
+    int rc = join_job(pamh, pw, job_id, &e);
+
+    if (rc == 0) {
+        log_info("user %s: the session joined job %" PRIu32, pw->pw_name, job_id);
+        return PAM_SUCCESS;
+    }
+    if (rc > 0 && other_isolated_job(pw->pw_uid)) {
+        log_error("user %s: %s, but the user has an isolated job on this node; the session is "
+                  "refused",
+                  pw->pw_name, e.text);
+        return PAM_SESSION_ERR;
+    }
+    if (rc > 0) {
+        log_info("user %s: %s; the session keeps the node's view", pw->pw_name, e.text);
+        return PAM_SUCCESS;
+    }
+    if (p->on_error == ON_ERROR_ALLOW) {
+        log_warn("user %s: %s; the session keeps the node's view (on_error: allow)", pw->pw_name,
+                 e.text);
+        return PAM_SUCCESS;
+    }
+    log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
+    return PAM_SESSION_ERR;
+}
+
 static int open_join(pam_handle_t *pamh, const struct args *a, const struct passwd *pw)
 {
     struct policy *p;
@@ -128,28 +171,10 @@ static int open_join(pam_handle_t *pamh, const struct args *a, const struct pass
         log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
         return PAM_SESSION_ERR;
     }
-    if (session_job(pamh, pw->pw_uid, &job_id, &e) < 0) {
-        log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
-        rc = PAM_SESSION_ERR;
-    } else if ((rc = join_job(pamh, pw, job_id, &e)) > 0 && other_isolated_job(pw->pw_uid)) {
-        log_error("user %s: %s, but the user has an isolated job on this node; the session is "
-                  "refused",
-                  pw->pw_name, e.text);
-        rc = PAM_SESSION_ERR;
-    } else if (rc > 0) {
-        log_info("user %s: %s; the session keeps the node's view", pw->pw_name, e.text);
-        rc = PAM_SUCCESS;
-    } else if (rc < 0 && p->on_error == ON_ERROR_ALLOW) {
-        log_warn("user %s: %s; the session keeps the node's view (on_error: allow)", pw->pw_name,
-                 e.text);
-        rc = PAM_SUCCESS;
-    } else if (rc < 0) {
-        log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
-        rc = PAM_SESSION_ERR;
-    } else {
-        log_info("user %s: the session joined job %" PRIu32, pw->pw_name, job_id);
-        rc = PAM_SUCCESS;
-    }
+    if (session_job(pamh, pw->pw_uid, &job_id, &e) < 0)
+        rc = no_job(pw, p, &e);
+    else
+        rc = join_or_refuse(pamh, pw, p, job_id);
     policy_free(p);
     return rc;
 }

@@ -4,7 +4,8 @@
 # the session sees the job's /tmp and /dev/shm, in the job's mount namespace, with the profile's
 # environment. Nothing from the environment is trusted: another user's job id forced into the
 # PAM environment (pam_env, after pam_slurm_adopt) is refused, as is a job whose pin was taken
-# away; a user with no job is refused; a job with profile none keeps the node's view.
+# away; a user with no job is refused (unless the policy says ssh: host); a job with profile none
+# keeps the node's view.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/t/lib/tap.sh"
 . "$top_srcdir/t/lib/cluster.sh"
@@ -100,6 +101,18 @@ out=$(ssh_as isoA "readlink /proc/self/ns/mnt")
 ok $(grep -qxF "$hostns" <<<"$out"; echo $?) "a job with profile none: the session keeps the node's view ($out)"
 is "$(release isoA "$id")" COMPLETED "...and the job completes"
 rm -f "/tmp/job.$n" "/dev/shm/job.$n" "/tmp/ssh.$n"
+
+# A user with no job, let through by pam_slurm_adopt: the policy's ssh: decides.
+sed -i 's/action_no_jobs=deny/action_no_jobs=ignore/; /pam_slurm_adopt/a account  required pam_permit.so' \
+    "/etc/pam.d/$SSHD_SERVICE"
+out=$(ssh_as isoB 'echo in')
+unlike "$out" '^in$' "a user with no job that pam_slurm_adopt lets through: refused (ssh: deny, the default)"
+why_ok "user isoB: uid [0-9]+ has no isolated job on this node; the session is refused \(ssh: deny\)" \
+    "...saying why in syslog"
+iso_set_policy "${policy/version: 1/version: 1
+ssh: host}"
+out=$(ssh_as isoB 'readlink /proc/self/ns/mnt')
+ok $(grep -qxF "$hostns" <<<"$out"; echo $?) "...and with ssh: host, the session runs in the node's view ($out)"
 
 node_stays_up "the node is not drained"
 wait_for 30 eval '[ -z "$(iso_leftovers)" ]'

@@ -8,10 +8,11 @@
 
 #include "policy_int.h"
 
-static const char *const root_keys[] = {
-    "version",          "instance_base", "on_error",   "default_profile",
-    "allowed_profiles", "profiles",      "partitions", NULL};
+static const char *const root_keys[] = {"version",  "instance_base",   "on_error",
+                                        "ssh",      "default_profile", "allowed_profiles",
+                                        "profiles", "partitions",      NULL};
 static const char *const on_error_names[] = {"deny", "allow", NULL};
+static const char *const ssh_names[] = {"deny", "host", NULL};
 static const char *const partition_keys[] = {"default_profile", "allowed_profiles", NULL};
 
 /* --- profile names and name lists --------------------------------------------------------- */
@@ -160,6 +161,9 @@ static void read_top_key(struct ctx *c, const struct node *key, const struct nod
     } else if (strcmp(key->text, "on_error") == 0) {
         if ((r = read_choice(c, val, "on_error", on_error_names)) >= 0)
             p->on_error = (enum on_error)r;
+    } else if (strcmp(key->text, "ssh") == 0) {
+        if ((r = read_choice(c, val, "ssh", ssh_names)) >= 0)
+            p->ssh = (enum ssh_access)r;
     } else if (strcmp(key->text, "default_profile") == 0) {
         *seen_default = true;
         p->default_profile = read_profile_ref(c, val, &p->default_loc);

@@ -29,6 +29,8 @@ struct loc {
 enum backing { BACKING_DISK, BACKING_TMPFS };
 enum scope { SCOPE_JOB, SCOPE_USER };
 enum on_error { ON_ERROR_DENY, ON_ERROR_ALLOW };
+/* An ssh session (pam_isolation mode=join) of a user with no isolated job on the node. */
+enum ssh_access { SSH_DENY, SSH_HOST };
 enum mount_type { MOUNT_BIND, MOUNT_SYMLINK, MOUNT_TMPFS, MOUNT_DIR };
 enum size_kind { SIZE_UNSET, SIZE_PERCENT, SIZE_BYTES };
 
@@ -124,6 +126,7 @@ struct policy {
                           * %n (or %%) in it; NULL otherwise */
     struct loc base_loc; /* where instance_base is written; line 0 for the default */
     enum on_error on_error;
+    enum ssh_access ssh;
     char *default_profile;
     struct loc default_loc;
     struct name_list allowed;

@@ -100,6 +100,7 @@ struct policy *policy_parse(const char *buf, size_t len, const char *name, struc
     c.p->file = dup_str(&c, name ? name : "<policy>");
     c.p->instance_base = dup_str(&c, POLICY_DEFAULT_INSTANCE_BASE);
     c.p->on_error = ON_ERROR_DENY;
+    c.p->ssh = SSH_DENY;
     if (text_ok(&c))
         root = tree_load(&c);
     /* No document at all (and no other reason given), or a document holding nothing. */
