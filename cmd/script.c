@@ -8,6 +8,7 @@
  * plugin's own job_prolog and job_epilog have done the work already: nothing is done twice. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -43,7 +44,7 @@ static int env_u32(const char *name, uint32_t *out)
     char *end;
     unsigned long n;
 
-    if (!v || !*v || *v == '-' || *v == '+')
+    if (!v || !isdigit((unsigned char)*v))
         return -1;
     errno = 0;
     n = strtoul(v, &end, 10);

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sched.h>
@@ -102,27 +103,38 @@ static bool joined_already(uint32_t job_id)
     return job && strcmp(job, id) == 0;
 }
 
+/* A job found without a namespace to enter: whether Slurm may act for it in the node's view.
+ * Not isolated (profile none), or no record (a job older than the plugin): yes. Its isolation
+ * failed: in slurmstepd yes, so that the SPANK plugin fails the job's tasks and says why; in
+ * slurmd (sbcast's writer) no. Anything else (another user's record, a namespace that is gone, a
+ * base that cannot be checked): no. */
+static int without_namespace(uint32_t job_id, enum job_ns why, const struct err *e)
+{
+    bool stepd = strcmp(program_invocation_short_name, "slurmstepd") == 0;
+
+    if (why == JOB_NS_NONE || why == JOB_NS_NO_RECORD || (why == JOB_NS_FAILED && stepd)) {
+        log_msg(LOG_LEVEL_INFO, "%s: Slurm acts for it in the node's view", e->text);
+        return SLURM_SUCCESS;
+    }
+    log_error("cannot join job %" PRIu32 ": %s", job_id, e->text);
+    return SLURM_ERROR;
+}
+
 /* Enter job JOB_ID's namespace, for a process Slurm runs as UID for the job (STEP: the process
- * that execs a step's slurmstepd). Slurm's own calls
- * with uid 0 (on 22.05, the prolog's and epilog's processes, which must stay in the node's view
- * to make and remove the job's instances) join nothing. A job without a namespace here leaves
- * the process where it is; any other failure fails the call, so that nothing runs half inside. */
+ * that execs a step's slurmstepd). Slurm's own calls with uid 0 (on 22.05, the prolog's and
+ * epilog's processes, which must stay in the node's view to make and remove the job's instances)
+ * join nothing. */
 static int join(uint32_t job_id, uid_t uid, bool step)
 {
     struct job_state st = {0};
+    enum job_ns why;
     struct err e;
     int fd, rc = SLURM_SUCCESS;
 
     if (uid == 0 || (!step && joined_already(job_id)))
         return SLURM_SUCCESS;
-    if ((fd = job_namespace_open(job_id, uid, step ? &st : NULL, &e)) < 0) {
-        if (errno == ENOENT) {
-            log_msg(LOG_LEVEL_INFO, "%s: Slurm acts for it in the node's view", e.text);
-            return SLURM_SUCCESS;
-        }
-        log_error("cannot join job %" PRIu32 ": %s", job_id, e.text);
-        return SLURM_ERROR;
-    }
+    if ((fd = job_namespace_open(job_id, uid, step ? &st : NULL, &why, &e)) < 0)
+        return without_namespace(job_id, why, &e);
     if (step && hand_record(job_id, &st) < 0)
         rc = SLURM_ERROR;
     job_state_clear(&st);
@@ -135,23 +147,33 @@ static int join(uint32_t job_id, uid_t uid, bool step)
 }
 
 /* The extern step answers pam_slurm_adopt with a namespace fd; slurmstepd never closes it, so
- * it is opened once per extern step. 0: the job has none (the session stays in the node's view),
- * -1 on error. */
+ * it is opened once per extern step (its requests may come on several threads). 0: the job is
+ * not isolated (the session stays in the node's view); -1 otherwise, a job with no record
+ * included (under RunInJob its prolog may still be running): pam_slurm_adopt then fails the
+ * adoption, which refuses the session with its action_adopt_failure=deny. */
 static int ns_fd = -1;
+static pthread_mutex_t ns_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int external_fd(uint32_t job_id)
 {
+    enum job_ns why;
     struct err e;
+    int fd;
 
-    if (ns_fd >= 0)
-        return ns_fd;
-    if ((ns_fd = job_namespace_open(job_id, 0, NULL, &e)) >= 0)
-        return ns_fd;
-    if (errno == ENOENT) {
+    pthread_mutex_lock(&ns_lock);
+    if (ns_fd < 0)
+        ns_fd = job_namespace_open(job_id, 0, NULL, &why, &e);
+    else
+        why = JOB_NS_OPEN;
+    fd = ns_fd;
+    pthread_mutex_unlock(&ns_lock);
+    if (why == JOB_NS_OPEN)
+        return fd;
+    if (why == JOB_NS_NONE) {
         log_msg(LOG_LEVEL_INFO, "%s: an adopted session stays in the node's view", e.text);
         return 0;
     }
-    log_error("job %" PRIu32 ": %s", job_id, e.text);
+    log_error("an adopted session cannot join job %" PRIu32 ": %s", job_id, e.text);
     return -1;
 }
 
@@ -169,8 +191,10 @@ int namespace_p_join_external(slurm_step_id_t *step_id, list_t *fd_map)
     static ns_fd_map_t entry;
     int fd = external_fd(step_id->job_id);
 
+    /* Never negative here: pam_slurm_adopt 26.05 then frees its list twice. So on 26.05 a
+     * session that cannot be joined stays in the node's view (slurmd's log says why). */
     if (fd <= 0)
-        return 0; /* never negative here: pam_slurm_adopt then frees its list twice */
+        return 0;
     entry.type = CLONE_NEWNS;
     entry.fd = fd;
     slurm_list_append(fd_map, &entry);

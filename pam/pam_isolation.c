@@ -6,6 +6,7 @@
  * No libslurm: one build serves every Slurm release. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -72,7 +73,7 @@ static int session_job(pam_handle_t *pamh, uid_t uid, uint32_t *job_id, struct e
         return job_user_namespace(uid, job_id, e);
     errno = 0;
     n = strtoul(v, &end, 10);
-    if (errno || !*v || *end || *v == '-' || *v == '+' || n > UINT32_MAX) {
+    if (errno || !isdigit((unsigned char)*v) || *end || n > UINT32_MAX) {
         errno = EINVAL;
         return errprintf(e, "SLURM_JOB_ID \"%.40s\" in the PAM environment is not a job id", v);
     }
@@ -81,16 +82,18 @@ static int session_job(pam_handle_t *pamh, uid_t uid, uint32_t *job_id, struct e
 }
 
 /* Enter job JOB_ID's namespace as the user's session: then its home, and its profile's
- * environment. 1 when the job has no namespace here (the session keeps the node's view). */
-static int join_job(pam_handle_t *pamh, const struct passwd *pw, uint32_t job_id, struct err *e)
+ * environment. -1 (and *WHY, E) when it is not entered. */
+static int join_job(pam_handle_t *pamh, const struct passwd *pw, uint32_t job_id, enum job_ns *why,
+                    struct err *e)
 {
     struct job_state st = {0};
-    int fd = job_namespace_open(job_id, pw->pw_uid, &st, e);
+    int fd = job_namespace_open(job_id, pw->pw_uid, &st, why, e);
 
     if (fd < 0)
-        return errno == ENOENT ? 1 : -1;
+        return -1;
     if (setns(fd, CLONE_NEWNS) < 0) {
         errprintf_errno(e, errno, "job %" PRIu32 ": cannot enter its namespace", job_id);
+        *why = JOB_NS_ERROR;
         close(fd);
         job_state_clear(&st);
         return -1;
@@ -105,59 +108,68 @@ static int join_job(pam_handle_t *pamh, const struct passwd *pw, uint32_t job_id
     return 0;
 }
 
-/* A job named to the session that has no namespace here keeps the node's view only when no job
- * of the user's has one: the name may not be pam_slurm_adopt's (pam_env runs after it). */
+/* Whether the user has a job with a namespace here (or it cannot be told): a session naming a
+ * job without one is then refused, since the name may not be pam_slurm_adopt's (pam_env runs
+ * after it). */
 static bool other_isolated_job(uid_t uid)
 {
     struct err e;
     uint32_t id;
 
-    return job_user_namespace(uid, &id, &e) == 0 || errno == EEXIST;
+    return job_user_namespace(uid, &id, &e) == 0 || errno != ENOENT;
 }
 
-/* The session names no job and the user has none isolated here (errno ENOENT), or several:
- * the policy's ssh: says whether it keeps the node's view. */
-static int no_job(const struct passwd *pw, const struct policy *p, const struct err *e)
+static int refuse(const struct passwd *pw, const char *why, const char *note)
 {
-    if (errno == ENOENT && p->ssh == SSH_HOST) {
-        log_info("user %s: %s; the session keeps the node's view (ssh: host)", pw->pw_name,
-                 e->text);
-        return PAM_SUCCESS;
-    }
-    log_error("user %s: %s; the session is refused%s", pw->pw_name, e->text,
-              errno == ENOENT ? " (ssh: deny)" : "");
+    log_error("user %s: %s; the session is refused%s", pw->pw_name, why, note);
     return PAM_SESSION_ERR;
 }
 
-/* Join the session to job JOB_ID; PAM_SESSION_ERR (fail closed) when that fails, unless the
- * policy says on_error: allow. */
+static int node_view(const struct passwd *pw, const char *why, const char *note)
+{
+    log_info("user %s: %s; the session keeps the node's view%s", pw->pw_name, why, note);
+    return PAM_SUCCESS;
+}
+
+/* The session names no job, and the user has none isolated here (ENOENT), several (EEXIST), or
+ * it cannot be told: the policy's ssh: decides the first case only. */
+static int no_job(const struct passwd *pw, const struct policy *p, int errnum, const struct err *e)
+{
+    if (errnum == ENOENT)
+        return p->ssh == SSH_HOST ? node_view(pw, e->text, " (ssh: host)")
+                                  : refuse(pw, e->text, " (ssh: deny)");
+    return refuse(pw, e->text, "");
+}
+
+/* Join the session to job JOB_ID. The node's view only for a job that is not isolated (or has no
+ * record, as ssh: says) while no other job of the user's is; a job whose isolation failed or is
+ * another user's is refused; any other failure too, unless the policy says on_error: allow. */
 static int join_or_refuse(pam_handle_t *pamh, const struct passwd *pw, const struct policy *p,
                           uint32_t job_id)
 {
+    enum job_ns why;
     struct err e;
-    int rc = join_job(pamh, pw, job_id, &e);
 
-    if (rc == 0) {
+    if (join_job(pamh, pw, job_id, &why, &e) == 0) {
         log_info("user %s: the session joined job %" PRIu32, pw->pw_name, job_id);
         return PAM_SUCCESS;
     }
-    if (rc > 0 && other_isolated_job(pw->pw_uid)) {
-        log_error("user %s: %s, but the user has an isolated job on this node; the session is "
-                  "refused",
-                  pw->pw_name, e.text);
-        return PAM_SESSION_ERR;
+    switch (why) {
+    case JOB_NS_NONE:
+    case JOB_NS_NO_RECORD:
+        if (other_isolated_job(pw->pw_uid))
+            return refuse(pw, e.text, " (the user has an isolated job on this node)");
+        if (why == JOB_NS_NONE)
+            return node_view(pw, e.text, "");
+        return p->ssh == SSH_HOST ? node_view(pw, e.text, " (ssh: host)")
+                                  : refuse(pw, e.text, " (ssh: deny)");
+    case JOB_NS_ERROR:
+        if (p->on_error == ON_ERROR_ALLOW)
+            return node_view(pw, e.text, " (on_error: allow)");
+        return refuse(pw, e.text, "");
+    default: /* JOB_NS_FAILED, JOB_NS_OTHER_USER */
+        return refuse(pw, e.text, "");
     }
-    if (rc > 0) {
-        log_info("user %s: %s; the session keeps the node's view", pw->pw_name, e.text);
-        return PAM_SUCCESS;
-    }
-    if (p->on_error == ON_ERROR_ALLOW) {
-        log_warn("user %s: %s; the session keeps the node's view (on_error: allow)", pw->pw_name,
-                 e.text);
-        return PAM_SUCCESS;
-    }
-    log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
-    return PAM_SESSION_ERR;
 }
 
 static int open_join(pam_handle_t *pamh, const struct args *a, const struct passwd *pw)
@@ -172,7 +184,7 @@ static int open_join(pam_handle_t *pamh, const struct args *a, const struct pass
         return PAM_SESSION_ERR;
     }
     if (session_job(pamh, pw->pw_uid, &job_id, &e) < 0)
-        rc = no_job(pw, p, &e);
+        rc = no_job(pw, p, errno, &e);
     else
         rc = join_or_refuse(pamh, pw, p, job_id);
     policy_free(p);

@@ -26,6 +26,8 @@ static bool prolog_runs_in_job(void)
 {
     const slurm_conf_t *conf = &slurm_conf;
 
+    if (!conf) /* never seen: slurmstepd exports it on every release tested */
+        log_warn("cannot read slurmstepd's configuration: PrologFlags=RunInJob is not detected");
     return conf && (conf->prolog_flags & PROLOG_FLAG_RUN_IN_JOB);
 }
 #else

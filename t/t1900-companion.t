@@ -52,8 +52,16 @@ like "$out" "^/tmp/none\.$n\$" "profile none: sbcast delivers into the node's /t
 ok $(grep -qxF "$hostns" <<<"$out"; echo $?) "...and the job runs in the node's namespace"
 ok $([ -e "/tmp/none.$n" ]; echo $?) "...where the file is"
 rm -f "/tmp/none.$n"
-like "$(cat "$(cluster_log slurmd)")" "$plugin: job [0-9]+ is not isolated \(its profile is none\)" \
+like "$(cat "$(cluster_log slurmd)")" "$plugin: job [0-9]+ is not isolated \(profile none\)" \
     "...and slurmd's log says the job keeps the node's view"
+
+# --- a job whose isolation failed: sbcast delivers nothing, to the node's view least of all ------
+iso_broken_setup isoA || bail_out "cannot make the broken profile's directory"
+out=$(run_as isoA salloc -Q -n1 --isolation=broken sbcast -f /bin/true "/tmp/failed.$n" </dev/null 2>&1)
+ok $([ ! -e "/tmp/failed.$n" ]; echo $?) "a job whose isolation failed: sbcast writes nothing to the node's /tmp"
+like "$(cat "$(cluster_log slurmd)")" "cannot join job [0-9]+: job [0-9]+: its isolation failed" \
+    "...and slurmd's log says why"
+rm -f "/tmp/failed.$n"
 
 # --- slurmstepd, and the files it opens --------------------------------------------------------------
 # From 23.02 slurmd joins each step's slurmstepd before it execs it: the whole step (its output

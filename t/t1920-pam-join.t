@@ -102,6 +102,20 @@ ok $(grep -qxF "$hostns" <<<"$out"; echo $?) "a job with profile none: the sessi
 is "$(release isoA "$id")" COMPLETED "...and the job completes"
 rm -f "/tmp/job.$n" "/dev/shm/job.$n" "/tmp/ssh.$n"
 
+# A job whose isolation failed (its profile hides a path its user may rename): its tasks are
+# refused, and so is an ssh session into it, rather than let into the node's view.
+iso_broken_setup isoA || bail_out "cannot make the broken profile's directory"
+rm -f "/home/isoA/held.$n" "/home/isoA/go.$n"
+run_as isoA salloc -Q -n1 --isolation=broken sh -c "touch held.$n
+    for i in \$(seq 600); do [ -e go.$n ] && break; sleep 0.1; done" >/dev/null 2>&1 &
+salloc_pid=$!
+wait_for 60 test -e "/home/isoA/held.$n"
+out=$(ssh_as isoA 'echo in')
+unlike "$out" '^in$' "a job whose isolation failed: the session is refused, not given the node's view"
+why_ok "user isoA: job [0-9]+: its isolation failed: .*; the session is refused" "...saying why in syslog"
+touch "/home/isoA/go.$n"
+wait "$salloc_pid"
+
 # A user with no job, let through by pam_slurm_adopt: the policy's ssh: decides.
 sed -i 's/action_no_jobs=deny/action_no_jobs=ignore/; /pam_slurm_adopt/a account  required pam_permit.so' \
     "/etc/pam.d/$SSHD_SERVICE"

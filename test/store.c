@@ -820,6 +820,35 @@ static void test_sweep_due(struct instance_store *s)
     ok(instance_sweep_due(s, 60), "and again once it has passed");
 }
 
+/* A record handed over as text (the companion to a joined slurmstepd) comes back whole; a
+ * malformed one is refused, never read as root's or as not isolated. */
+static void test_state_text(void)
+{
+    char *env[] = {"TMPDIR=/tmp", "A=b\nc", NULL};
+    struct job_state st = {.uid = 1001, .gid = 1002, .isolated = true, .env = env}, back;
+    char *text;
+    struct err e;
+
+    snprintf(st.profile, sizeof(st.profile), "strict");
+    text = job_state_format(&st);
+    ok(text && job_state_parse(text, &back, &e) == 0, "a record's text parses back");
+    is_int(back.uid, 1001, "...its uid");
+    ok(back.isolated && strcmp(back.profile, "strict") == 0, "...its decision and profile");
+    ok(back.env && back.env[1] && strcmp(back.env[1], "A=b\nc") == 0 && !back.env[2],
+       "...and its environment, a newline included");
+    job_state_clear(&back);
+    free(text);
+    ok(job_state_parse("uid=x\nisolated=1\n", &back, &e) < 0,
+       "a uid that is not a number: refused");
+    ok(job_state_parse("uid=-1\nisolated=1\n", &back, &e) < 0, "a negative uid: refused");
+    ok(job_state_parse("uid= 7\nisolated=1\n", &back, &e) < 0, "a uid with a space: refused");
+    ok(job_state_parse("isolated=1\n", &back, &e) < 0, "a record without a uid: refused");
+    ok(job_state_parse("uid=7\nisolated=yes\n", &back, &e) < 0,
+       "an isolated value other than 0 or 1: refused");
+    is_str(e.text, "malformed record", "...as a malformed record");
+    ok(job_state_parse("", &back, &e) < 0, "an empty record: refused");
+}
+
 int main(void)
 {
     const char *dir = testfs_setup();
@@ -827,6 +856,7 @@ int main(void)
     struct err e;
 
     test_names();
+    test_state_text();
     snprintf(base, sizeof(base), "%s/base", dir);
     {
         char run[512];

@@ -136,17 +136,28 @@ void job_session_close(struct job_session *js);
 
 /* --- Slurm joining a job (the companion plugin) --------------------------------------------- */
 
+/* What job_namespace_open() found. */
+enum job_ns {
+    JOB_NS_OPEN,       /* the job's namespace, open */
+    JOB_NS_NONE,       /* the job is not isolated (profile none, or on_error: allow after a
+                        * failure): it runs in the node's view */
+    JOB_NS_NO_RECORD,  /* no record of the job on this node */
+    JOB_NS_FAILED,     /* its isolation failed: its tasks are refused */
+    JOB_NS_OTHER_USER, /* the record is another user's */
+    JOB_NS_ERROR       /* isolated, but its namespace cannot be opened, or a base cannot be
+                        * checked: never take it for the node's view */
+};
+
 /* The namespace of job JOB_ID on this node, for a process Slurm runs for the job as UID (0: one
  * of Slurm's own), found from the records alone, under whatever base the job was set up: its pin,
- * open, and its record in *ST if not NULL (job_state_clear() it). -1 with errno ENOENT when the
- * job has no namespace here (no record, profile none, or its isolation failed: Slurm then acts in
- * the node's view), else -1 with a message (a record of another user, a pin that is not a
- * namespace). */
-int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, struct err *e);
+ * open, and its record in *ST if not NULL (job_state_clear() it). -1 otherwise; *WHY says what
+ * was found (always set) and E why. */
+int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, enum job_ns *why,
+                       struct err *e);
 
 /* The one job of UID's on this node that has a namespace (a session with no job named, which
  * pam_slurm_adopt did not adopt): 0 and *JOB_ID; -1 with errno ENOENT when there is none, EEXIST
- * when there are several, with a message. */
+ * when there are several, EIO when a base cannot be checked, with a message. */
 int job_user_namespace(uid_t uid, uint32_t *job_id, struct err *e);
 
 /* slurmd joins a step's slurmstepd to the job's namespace before it execs it (the companion, on

@@ -15,6 +15,7 @@
 struct bases {
     char **v;
     size_t n;
+    bool lost; /* out of memory: a base is missing from V */
 };
 
 static void add_base(const char *base, void *arg)
@@ -22,38 +23,48 @@ static void add_base(const char *base, void *arg)
     struct bases *b = arg;
     char **v = realloc(b->v, (b->n + 1) * sizeof(*v));
 
-    if (!v)
+    if (!v) {
+        b->lost = true;
         return;
+    }
     b->v = v;
     if ((b->v[b->n] = strdup(base)))
         b->n++;
+    else
+        b->lost = true;
 }
 
-#define NO_RECORD (-2)
-
-/* The pin of JOB_ID under the store S, following its record (kept in *OUT if not NULL);
- * NO_RECORD if S has none. */
+/* The pin of JOB_ID under the store S, following its record (kept in *OUT if not NULL), or -1
+ * with *WHY; JOB_NS_NO_RECORD when S has none. */
 static int pin_in(struct instance_store *s, uint32_t job_id, uid_t uid, struct job_state *out,
-                  struct err *e)
+                  enum job_ns *why, struct err *e)
 {
     struct job_state st = {0};
-    struct err ignored;
+    struct err inner;
     int fd = -1;
 
-    if (instance_state_read(s, job_id, &st, &ignored) < 0)
-        return NO_RECORD;
+    if (instance_state_read(s, job_id, &st, &inner) < 0) {
+        *why = errno == ENOENT ? JOB_NS_NO_RECORD : JOB_NS_ERROR;
+        if (*why == JOB_NS_ERROR)
+            errprintf(e, "job %" PRIu32 ": its record cannot be read: %s", job_id, inner.text);
+        return -1;
+    }
     if (uid != 0 && st.uid != uid) {
+        *why = JOB_NS_OTHER_USER;
         errprintf(e, "job %" PRIu32 ": its isolation belongs to uid %lu, not %lu", job_id,
                   (unsigned long)st.uid, (unsigned long)uid);
-        errno = EPERM;
-    } else if (st.error[0] || !st.isolated) {
-        errprintf(e, "job %" PRIu32 " is not isolated (%s)", job_id,
-                  st.error[0] ? "its isolation failed" : "its profile is none");
-        errno = ENOENT;
-    } else if ((fd = instance_pin_open(s, job_id, &ignored)) < 0) {
-        /* isolated, but its namespace is gone: never the node's view */
-        errprintf(e, "job %" PRIu32 ": its namespace cannot be opened: %s", job_id, ignored.text);
-        errno = ESTALE;
+    } else if (st.error[0]) {
+        *why = JOB_NS_FAILED;
+        errprintf(e, "job %" PRIu32 ": its isolation failed: %.900s", job_id, st.error);
+    } else if (!st.isolated) {
+        *why = JOB_NS_NONE;
+        errprintf(e, "job %" PRIu32 " is not isolated (profile %s)", job_id,
+                  st.profile[0] ? st.profile : "none");
+    } else if ((fd = instance_pin_open(s, job_id, &inner)) < 0) {
+        *why = JOB_NS_ERROR; /* isolated, but its namespace is gone: never the node's view */
+        errprintf(e, "job %" PRIu32 ": its namespace cannot be opened: %s", job_id, inner.text);
+    } else {
+        *why = JOB_NS_OPEN;
     }
     if (fd >= 0 && out)
         *out = st;
@@ -62,27 +73,37 @@ static int pin_in(struct instance_store *s, uint32_t job_id, uid_t uid, struct j
     return fd;
 }
 
-int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, struct err *e)
+int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, enum job_ns *why,
+                       struct err *e)
 {
     struct bases b = {0};
-    struct err ignored; /* a base that cannot be opened holds no usable record */
-    int fd = NO_RECORD;
+    struct err base_err = {.text = ""};
+    int fd = -1;
 
+    *why = JOB_NS_NO_RECORD;
     instance_for_each_base(add_base, &b);
     for (size_t i = 0; i < b.n; i++) {
-        struct instance_store *s =
-            fd == NO_RECORD ? instance_store_open(b.v[i], false, &ignored) : NULL;
+        struct instance_store *s = NULL;
+        struct err err;
 
+        if (*why == JOB_NS_NO_RECORD && !(s = instance_store_open(b.v[i], false, &err)))
+            snprintf(base_err.text, sizeof(base_err.text), "base %.400s: %.500s", b.v[i], err.text);
         if (s)
-            fd = pin_in(s, job_id, uid, st, e);
+            fd = pin_in(s, job_id, uid, st, why, e);
         instance_store_close(s);
         free(b.v[i]);
     }
     free(b.v);
-    if (fd == NO_RECORD) {
-        fd = errprintf(e, "job %" PRIu32 " has no isolation record on this node", job_id);
-        errno = ENOENT;
+    if (b.lost)
+        snprintf(base_err.text, sizeof(base_err.text), "out of memory");
+    /* A base that cannot be checked may hold the job's record: never take that for none. */
+    if (*why == JOB_NS_NO_RECORD && base_err.text[0]) {
+        *why = JOB_NS_ERROR;
+        return errprintf(e, "job %" PRIu32 ": cannot look for its record: %s", job_id,
+                         base_err.text);
     }
+    if (*why == JOB_NS_NO_RECORD)
+        errprintf(e, "job %" PRIu32 " has no isolation record on this node", job_id);
     return fd;
 }
 
@@ -116,13 +137,15 @@ int job_user_namespace(uid_t uid, uint32_t *job_id, struct err *e)
 {
     struct bases b = {0};
     struct user_jobs u = {.uid = uid};
-    struct err ignored;
+    struct err err, base_err = {.text = ""};
 
     instance_for_each_base(add_base, &b);
     for (size_t i = 0; i < b.n; i++) {
-        if ((u.s = instance_store_open(b.v[i], false, &ignored))) {
-            instance_job_ids(u.s, count_job, &u, &ignored);
+        if ((u.s = instance_store_open(b.v[i], false, &err))) {
+            instance_job_ids(u.s, count_job, &u, &err);
             instance_store_close(u.s);
+        } else {
+            snprintf(base_err.text, sizeof(base_err.text), "base %.400s: %.500s", b.v[i], err.text);
         }
         free(b.v[i]);
     }
@@ -130,6 +153,12 @@ int job_user_namespace(uid_t uid, uint32_t *job_id, struct err *e)
     if (u.n == 1) {
         *job_id = u.found[0];
         return 0;
+    }
+    if (u.n == 0 && (base_err.text[0] || b.lost)) {
+        errprintf(e, "cannot look for the jobs of uid %lu: %s", (unsigned long)uid,
+                  b.lost ? "out of memory" : base_err.text);
+        errno = EIO;
+        return -1;
     }
     if (u.n == 0) {
         errprintf(e, "uid %lu has no isolated job on this node", (unsigned long)uid);

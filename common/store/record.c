@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/vfs.h>
@@ -17,6 +19,9 @@
 #include "util/util.h"
 #include "fs/fs.h"
 
+#ifndef NS_GET_NSTYPE
+#define NS_GET_NSTYPE _IO(0xb7, 0x3) /* linux/nsfs.h, Linux 4.11 */
+#endif
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
 #endif
@@ -90,7 +95,9 @@ int store_pin_open_at(int jobfd)
 
     if (fd < 0)
         return -1;
-    if (fstatfs(fd, &sf) < 0 || sf.f_type != NSFS_MAGIC) {
+    /* nsfs, and a mount namespace: setns(fd, 0) callers (pam_slurm_adopt) check no type. */
+    if (fstatfs(fd, &sf) < 0 || sf.f_type != NSFS_MAGIC ||
+        ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNS) {
         close(fd);
         errno = ENOENT;
         return -1;

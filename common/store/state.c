@@ -3,9 +3,11 @@
  * tells the sweep a job of an earlier boot. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,18 +148,39 @@ static int strv_add(char ***v, const char *s)
     return 0;
 }
 
+#define MALFORMED (-2)
+
+/* An id as the record writes it (decimal digits only) into *OUT; false if it is not one. */
+static bool parse_id(const char *val, unsigned long *out)
+{
+    char *end;
+
+    if (!isdigit((unsigned char)val[0]))
+        return false;
+    errno = 0;
+    *out = strtoul(val, &end, 10);
+    return !errno && !*end && *out <= UINT32_MAX - 1;
+}
+
 static int state_set(struct job_state *st, char *key, char *val)
 {
+    unsigned long id;
+
     unescape(val);
     if (strcmp(key, "boot_id") == 0)
         snprintf(st->boot_id, sizeof(st->boot_id), "%s", val);
-    else if (strcmp(key, "uid") == 0)
-        st->uid = strtoul(val, NULL, 10);
-    else if (strcmp(key, "gid") == 0)
-        st->gid = strtoul(val, NULL, 10);
-    else if (strcmp(key, "isolated") == 0)
-        st->isolated = strcmp(val, "1") == 0;
-    else if (strcmp(key, "profile") == 0)
+    else if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0) {
+        if (!parse_id(val, &id))
+            return MALFORMED;
+        if (key[0] == 'u')
+            st->uid = (uid_t)id;
+        else
+            st->gid = (gid_t)id;
+    } else if (strcmp(key, "isolated") == 0) {
+        if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+            return MALFORMED;
+        st->isolated = val[0] == '1';
+    } else if (strcmp(key, "profile") == 0)
         snprintf(st->profile, sizeof(st->profile), "%s", val);
     else if (strcmp(key, "host_ns") == 0)
         snprintf(st->host_ns, sizeof(st->host_ns), "%s", val);
@@ -175,6 +198,7 @@ static int get_state(FILE *f, struct job_state *st, struct err *e)
 {
     char line[8192];
     int rc = 0;
+    bool uid = false;
 
     while (rc == 0 && fgets(line, sizeof(line), f)) {
         char *eq = strchr(line, '=');
@@ -182,12 +206,17 @@ static int get_state(FILE *f, struct job_state *st, struct err *e)
         if (!eq)
             continue;
         *eq = '\0';
+        uid = uid || strcmp(line, "uid") == 0;
         rc = state_set(st, line, eq + 1);
     }
     fclose(f);
+    if (rc == 0 && !uid)
+        rc = MALFORMED;
     if (rc < 0) {
         job_state_clear(st);
-        return errprintf(e, "out of memory");
+        errprintf(e, "%s", rc == MALFORMED ? "malformed record" : "out of memory");
+        errno = EINVAL;
+        return -1;
     }
     return 0;
 }

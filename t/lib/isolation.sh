@@ -11,8 +11,11 @@
 #       iso_cluster_start with the companion plugin too (Slurm finds a copy of it first in
 #       PluginDir), and PrologFlags=Alloc,Contain
 #   ISO_STRICT_POLICY         a policy most stories use: profile strict (the default; a job's own
-#                             /tmp on disk, /dev/shm a tmpfs of half its memory) and none; append
-#                             "    env: {...}" to give strict an environment
+#                             /tmp on disk, /dev/shm a tmpfs of half its memory), none, and broken,
+#                             which fails every job (it hides a path in @CLUSTER_DIR@/open, which
+#                             iso_broken_setup makes writable by users); append "    env: {...}"
+#                             to give strict an environment
+#   iso_broken_setup USER     makes @CLUSTER_DIR@/open USER's, so that profile broken fails
 #   iso_set_policy POLICY     replaces the policy file (the plugin rereads it at each job)
 #   iso_leftovers             prints what is left of jobs under ISO_BASE (instances, mounts) and
 #                             in its records (iso_store_dir: records, pins, user references)
@@ -27,8 +30,10 @@ ISO_RUNDIR=/run/spank-isolation # INSTANCE_RUNDIR: the plugin's run directory
 ISO_STRICT_POLICY='version: 1
 instance_base: @CLUSTER_DIR@/isolation
 default_profile: strict
-allowed_profiles: [strict, none]
+allowed_profiles: [strict, none, broken]
 profiles:
+  broken:
+    hide: [@CLUSTER_DIR@/open/secret]
   strict:
     polydirs:
       - {path: /tmp, backing: disk, scope: job}
@@ -100,6 +105,10 @@ iso_cluster_start() {
     ISO_POLICY=$CLUSTER_DIR/isolation.yaml
     ISO_BASE=$(sed -n 's/^instance_base: *\([^ #]*\).*/\1/p' "$ISO_POLICY")
     : "${ISO_BASE:=/var/spool/slurm/isolation}"
+}
+
+iso_broken_setup() {
+    mkdir -p -m 0755 "$CLUSTER_DIR/open/secret" && chown "$1" "$CLUSTER_DIR/open"
 }
 
 iso_companion_can_run() {
