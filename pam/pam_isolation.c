@@ -29,7 +29,10 @@
 struct args {
     const char *policy;
     bool join;
+    bool login;
 };
+
+#define LOGIN_DATA "pam_isolation_login"
 
 static void pam_sink(enum log_level level, const char *msg, void *arg)
 {
@@ -41,13 +44,12 @@ static void pam_sink(enum log_level level, const char *msg, void *arg)
 static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct args *a)
 {
     a->policy = POLICY_DEFAULT_PATH;
-    a->join = false;
+    a->join = a->login = false;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "mode=join") == 0) {
             a->join = true;
         } else if (strcmp(argv[i], "mode=login") == 0) {
-            pam_syslog(pamh, LOG_ERR, "mode=login is not available in this version");
-            return -1;
+            a->login = true;
         } else if (strncmp(argv[i], "policy=", 7) == 0 && argv[i][7] == '/') {
             a->policy = argv[i] + 7;
         } else {
@@ -55,9 +57,9 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct ar
             return -1;
         }
     }
-    if (!a->join)
-        pam_syslog(pamh, LOG_ERR, "no mode: give mode=join");
-    return a->join ? 0 : -1;
+    if (a->join == a->login)
+        pam_syslog(pamh, LOG_ERR, "give one mode: mode=join or mode=login");
+    return a->join != a->login ? 0 : -1;
 }
 
 /* The job the session belongs to: the one pam_slurm_adopt adopted it into (SLURM_JOB_ID in the
@@ -191,6 +193,80 @@ static int open_join(pam_handle_t *pamh, const struct args *a, const struct pass
     return rc;
 }
 
+static void login_cleanup(pam_handle_t *pamh, void *data, int status)
+{
+    struct job_login *l = data;
+
+    (void)pamh;
+    (void)status;
+    if (l->host_nsfd >= 0)
+        close(l->host_nsfd);
+    free(l);
+}
+
+/* A login session: its namespace under the policy's login: profile (pam_isolation(8)). */
+static int open_login(pam_handle_t *pamh, const struct args *a, const struct passwd *pw)
+{
+    struct job_state st = {0};
+    struct job_login *l;
+    struct policy *p;
+    struct err e;
+    int rc = PAM_SUCCESS;
+
+    if (!(p = job_policy_load(a->policy, &e)))
+        return refuse(pw, e.text, "");
+    if (!p->login.present)
+        rc = refuse(pw, "the policy has no login: section", " (mode=login needs one)");
+    else if (strcmp(p->login.profile, "none") == 0 ||
+             job_login_exempt(p, pw->pw_name, pw->pw_uid, pw->pw_gid))
+        rc = node_view(pw, "not isolated (exempt, or login: profile none)", "");
+    else if (!(l = calloc(1, sizeof(*l))))
+        rc = refuse(pw, "out of memory", "");
+    else if (job_login_open(p, pw->pw_name, pw->pw_uid, pw->pw_gid, l, &st, &e) < 0) {
+        struct err ignored;
+        job_login_close(p, l, &ignored);
+        login_cleanup(pamh, l, 0);
+        rc = p->on_error == ON_ERROR_ALLOW ? node_view(pw, e.text, " (on_error: allow)")
+                                           : refuse(pw, e.text, "");
+    } else if (pam_set_data(pamh, LOGIN_DATA, l, login_cleanup) != PAM_SUCCESS) {
+        login_cleanup(pamh, l, 0);
+        rc = refuse(pw, "cannot keep the session's state", "");
+    } else {
+        if (chdir(pw->pw_dir) < 0 && chdir("/") < 0)
+            log_warn("user %s: no home %s in the session's namespace", pw->pw_name, pw->pw_dir);
+        for (char **v = st.env; v && *v; v++)
+            if (pam_putenv(pamh, *v) != PAM_SUCCESS)
+                log_warn("user %s: cannot set %s in the session", pw->pw_name, *v);
+        log_info("user %s: the login session is isolated (profile %s)", pw->pw_name,
+                 p->login.profile);
+    }
+    job_state_clear(&st);
+    policy_free(p);
+    return rc;
+}
+
+static int close_login(pam_handle_t *pamh, const struct args *a)
+{
+    const void *data = NULL;
+    struct job_login *l;
+    struct policy *p;
+    struct err e;
+
+    if (pam_get_data(pamh, LOGIN_DATA, &data) != PAM_SUCCESS || !data)
+        return PAM_SUCCESS;
+    l = (struct job_login *)data;
+    if (!(p = job_policy_load(a->policy, &e))) {
+        pam_syslog(pamh, LOG_ERR, "at the session's end: %s", e.text);
+        return PAM_SESSION_ERR;
+    }
+    if (job_login_close(p, l, &e) < 0)
+        pam_syslog(pamh, LOG_ERR, "at the session's end: %s", e.text);
+    else
+        pam_syslog(pamh, LOG_DEBUG, "the login session ended (pid %ld)", (long)getpid());
+    policy_free(p);
+    return PAM_SUCCESS;
+}
+
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     struct args a;
@@ -208,11 +284,17 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
         return PAM_SESSION_ERR;
     }
     if (pw->pw_uid == 0)
-        return PAM_SUCCESS; /* root is not joined to a job */
-    return open_join(pamh, &a, pw);
+        return PAM_SUCCESS; /* root is never isolated */
+    return a.login ? open_login(pamh, &a, pw) : open_join(pamh, &a, pw);
 }
 
 PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    return PAM_SUCCESS;
+    struct args a;
+
+    (void)flags;
+    log_set_sink(pam_sink, pamh);
+    if (parse_args(pamh, argc, argv, &a) < 0 || !a.login)
+        return PAM_SUCCESS;
+    return close_login(pamh, &a);
 }

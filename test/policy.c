@@ -431,7 +431,7 @@ static void test_unknown_keys(void)
             "t.yaml:5:5: unknown key \"mount\" (did you mean \"mounts\"?)", "mount for mounts");
     refused(HEAD "profiles: {a: {}}\nfoo: 1\n",
             "t.yaml:4:1: unknown key \"foo\" in the policy; expected one of: version, "
-            "instance_base, on_error, ssh, default_profile, allowed_profiles, profiles, partitions",
+            "instance_base, on_error, ssh, login, default_profile, allowed_profiles, profiles, partitions",
             "a key with no near match lists the known ones");
     refused(HEAD "profiles: {a: {}}\npolydirs: []\n",
             "t.yaml:4:1: unknown key \"polydirs\" at the top level; polydirs belongs inside a "
@@ -924,10 +924,10 @@ static void test_anchors_documents_depth(void)
     /* A billion laughs stays small: the first alias is refused, nothing is expanded. */
     refused(HEAD "profiles: {a: {}}\nx: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\ny: &b [*a, *a, *a, *a]\n",
             "t.yaml:4:1: unknown key \"x\" in the policy; expected one of: version, "
-            "instance_base, on_error, ssh, default_profile, allowed_profiles, profiles, partitions\n"
+            "instance_base, on_error, ssh, login, default_profile, allowed_profiles, profiles, partitions\n"
             "t.yaml:4:4: anchors (&a) are not supported; write the value out in full\n"
             "t.yaml:5:1: unknown key \"y\" in the policy; expected one of: version, "
-            "instance_base, on_error, ssh, default_profile, allowed_profiles, profiles, partitions\n"
+            "instance_base, on_error, ssh, login, default_profile, allowed_profiles, profiles, partitions\n"
             "t.yaml:5:4: anchors (&b) are not supported; write the value out in full\n"
             "t.yaml:5:8: aliases (*a) are not supported; write the value out in full\n"
             "t.yaml:5:12: aliases (*a) are not supported; write the value out in full\n"

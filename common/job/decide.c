@@ -116,7 +116,9 @@ int job_plan(const struct policy *p, const struct job_request *r, struct plan **
     int rc = identity_lookup(&ib, r->uid, r->gid, r->job_id, e);
 
     ib.id.mem_bytes = r->mem_bytes;
-    if (rc == 0)
+    if (rc == 0 && r->login)
+        profile = r->profile;
+    else if (rc == 0)
         rc = profile_resolve(p, r->partition, r->profile, &profile, e);
     if (rc == 0)
         rc = plan_build(p, profile, &ib.id, out, e);

@@ -91,6 +91,8 @@ struct job_request {
     bool hold;             /* the caller is the job's extern step: it keeps the job alive */
     pid_t holder;          /* job_begin: the job's extern step, when the prolog runs under it
                             * (PrologFlags=RunInJob): it keeps the job alive; 0: none */
+    bool login;            /* a login session: PROFILE is the policy's login profile, taken as
+                            * it is (no partition's lists apply) */
     const char *no_record; /* job_session_open: when no prolog recorded a decision, fail with
                             * this instead of planning here (a prolog was due first); NULL: plan */
 };
@@ -159,6 +161,28 @@ int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, enum jo
  * pam_slurm_adopt did not adopt): 0 and *JOB_ID; -1 with errno ENOENT when there is none, EEXIST
  * when there are several, EIO when a base cannot be checked, with a message. */
 int job_user_namespace(uid_t uid, uint32_t *job_id, struct err *e);
+
+/* --- login sessions (pam_isolation mode=login) ---------------------------------------------- */
+
+/* Whether USER's login sessions are left alone: root, exempt_users, or a member of exempt_groups
+ * (a user whose groups cannot be read is isolated). */
+bool job_login_exempt(const struct policy *p, const char *user, uid_t uid, gid_t gid);
+
+struct job_login {
+    uint32_t id;   /* the session's namespace in the store */
+    int host_nsfd; /* the namespace the session came from; -1: none entered */
+};
+
+/* Put the calling process (a login session) in its namespace under P's login: profile, found or
+ * built: the user's (sessions: shared) or its own (private). *ST gets its record (its env).
+ * 0, or -1 with a message; *L (keep it for job_login_close) is set either way. */
+int job_login_open(const struct policy *p, const char *user, uid_t uid, gid_t gid,
+                   struct job_login *l, struct job_state *st, struct err *e);
+
+/* The session ends: back to the namespace it came from, and the namespace removed with its
+ * instances (scope: job; a user's scope: user ones as the store keeps them) once no process is
+ * in it. */
+int job_login_close(const struct policy *p, struct job_login *l, struct err *e);
 
 /* slurmd joins a step's slurmstepd to the job's namespace before it execs it (the companion, on
  * Slurm 23.02+): slurmstepd cannot reach the store from there, so the companion hands it the

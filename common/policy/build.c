@@ -8,9 +8,9 @@
 
 #include "policy_int.h"
 
-static const char *const root_keys[] = {"version",  "instance_base",   "on_error",
-                                        "ssh",      "default_profile", "allowed_profiles",
-                                        "profiles", "partitions",      NULL};
+static const char *const root_keys[] = {
+    "version",         "instance_base",    "on_error", "ssh",        "login",
+    "default_profile", "allowed_profiles", "profiles", "partitions", NULL};
 static const char *const on_error_names[] = {"deny", "allow", NULL};
 static const char *const ssh_names[] = {"deny", "host", NULL};
 static const char *const partition_keys[] = {"default_profile", "allowed_profiles", NULL};
@@ -161,6 +161,8 @@ static void read_top_key(struct ctx *c, const struct node *key, const struct nod
     } else if (strcmp(key->text, "on_error") == 0) {
         if ((r = read_choice(c, val, "on_error", on_error_names)) >= 0)
             p->on_error = (enum on_error)r;
+    } else if (strcmp(key->text, "login") == 0) {
+        read_login(c, val);
     } else if (strcmp(key->text, "ssh") == 0) {
         if ((r = read_choice(c, val, "ssh", ssh_names)) >= 0)
             p->ssh = (enum ssh_access)r;

@@ -56,6 +56,8 @@ static void check_refs(struct ctx *c)
 
     if (p->default_profile)
         check_ref(c, p->default_profile, p->default_loc, "default_profile", true);
+    if (p->login.profile)
+        check_ref(c, p->login.profile, p->login.profile_loc, "login: profile", true);
     for (size_t i = 0; p->allowed.present && i < p->allowed.count; i++)
         check_ref(c, p->allowed.names[i], p->allowed.locs[i], "allowed_profiles", true);
     for (size_t i = 0; i < p->npartitions; i++) {

@@ -56,6 +56,7 @@ void policy_free(struct policy *p)
         name_list_free(&p->partitions[i].allowed);
     }
     name_list_free(&p->allowed);
+    login_free(&p->login);
     free(p->base_template);
     free(p->profiles);
     free(p->partitions);

@@ -118,6 +118,20 @@ struct partition {
     struct loc loc;
 };
 
+/* login: (pam_isolation mode=login): the profile of every login session, who is exempt, and
+ * whether a user's sessions share one namespace. */
+struct login_policy {
+    bool present;
+    char *profile; /* NULL only when !present */
+    struct loc profile_loc;
+    char **exempt_users;
+    size_t nexempt_users;
+    char **exempt_groups;
+    size_t nexempt_groups;
+    bool private_sessions; /* sessions: private; else shared */
+    struct loc loc;
+};
+
 struct policy {
     char *file;
     int version;
@@ -127,6 +141,7 @@ struct policy {
     struct loc base_loc; /* where instance_base is written; line 0 for the default */
     enum on_error on_error;
     enum ssh_access ssh;
+    struct login_policy login;
     char *default_profile;
     struct loc default_loc;
     struct name_list allowed;

@@ -148,6 +148,9 @@ void build_model(struct ctx *c, const struct node *root);
 /* A profile named in default_profile, allowed_profiles or inherits; resolved later. */
 char *read_profile_ref(struct ctx *c, const struct node *v, struct loc *at);
 void read_profiles(struct ctx *c, const struct node *v);
+/* login: (login.c). */
+void read_login(struct ctx *c, const struct node *v);
+void login_free(struct login_policy *l);
 /* KEY belongs inside a profile. */
 bool is_profile_key(const char *key);
 void read_mounts(struct ctx *c, const struct node *v, struct profile *pr);

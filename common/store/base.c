@@ -306,3 +306,26 @@ DIR *store_list_rec(struct instance_store *s, const char *name, struct err *e)
 {
     return list_at(s->rfd, s->rpath, name, e);
 }
+
+int instance_login_lock(struct err *e)
+{
+    int dir = safe_open_root_dir(rundir, true, e), fd;
+    struct stat st;
+
+    if (dir < 0)
+        return -1;
+    fd = openat(dir, "login.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    close(dir);
+    if (fd < 0)
+        return errprintf_errno(e, errno, "%s/login.lock", rundir);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0) {
+        close(fd);
+        return errprintf(e, "%s/login.lock: not a regular file owned by root", rundir);
+    }
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR) {
+            close(fd);
+            return errprintf_errno(e, errno, "%s/login.lock: cannot lock", rundir);
+        }
+    return fd;
+}

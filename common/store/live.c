@@ -161,3 +161,16 @@ int store_job_alive(int jobfd)
         return holder;
     return ns_in_use(jobfd) ? 1 : 0;
 }
+
+bool instance_job_in_use(struct instance_store *s, uint32_t job_id)
+{
+    struct instance_job job;
+    struct err ignored;
+    int alive;
+
+    if (instance_job_open(s, job_id, false, &job, &ignored) < 0)
+        return false;
+    alive = store_job_alive(job.dirfd);
+    instance_job_close(&job);
+    return alive != 0;
+}

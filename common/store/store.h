@@ -136,6 +136,15 @@ int job_state_parse(const char *text, struct job_state *st, struct err *e);
 bool instance_job_marked(struct instance_store *s, uint32_t job_id, const char *name);
 void instance_job_mark(struct instance_store *s, uint32_t job_id, const char *name);
 
+/* The lock login sessions (pam_isolation mode=login) take while they find or build, or end, a
+ * user's namespace: RUNDIR/login.lock, held by the fd returned (close it to unlock); -1 with a
+ * message. */
+int instance_login_lock(struct err *e);
+
+/* Whether job JOB_ID's namespace is still used on this node (its holder lives, or a process is in
+ * it); true when it cannot be told. */
+bool instance_job_in_use(struct instance_store *s, uint32_t job_id);
+
 /* Call FN for each job with a record in S. */
 int instance_job_ids(struct instance_store *s, void (*fn)(uint32_t job_id, void *arg), void *arg,
                      struct err *e);
