@@ -136,6 +136,10 @@ int job_state_parse(const char *text, struct job_state *st, struct err *e);
 bool instance_job_marked(struct instance_store *s, uint32_t job_id, const char *name);
 void instance_job_mark(struct instance_store *s, uint32_t job_id, const char *name);
 
+/* Whether the records of BASE hold job JOB_ID, found without opening BASE itself (which may be
+ * gone); true when it cannot be told. */
+bool instance_record_exists(const char *base, uint32_t job_id);
+
 /* Call FN for each job with a record in S. */
 int instance_job_ids(struct instance_store *s, void (*fn)(uint32_t job_id, void *arg), void *arg,
                      struct err *e);
