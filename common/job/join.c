@@ -86,7 +86,9 @@ int job_namespace_open(uint32_t job_id, uid_t uid, struct job_state *st, enum jo
         struct instance_store *s = NULL;
         struct err err;
 
-        if (*why == JOB_NS_NO_RECORD && !(s = instance_store_open(b.v[i], false, &err)))
+        /* a base that cannot be checked matters only if it holds the job's record */
+        if (*why == JOB_NS_NO_RECORD && instance_record_exists(b.v[i], job_id) &&
+            !(s = instance_store_open(b.v[i], false, &err)))
             snprintf(base_err.text, sizeof(base_err.text), "base %.400s: %.500s", b.v[i], err.text);
         if (s)
             fd = pin_in(s, job_id, uid, st, why, e);
@@ -144,7 +146,8 @@ int job_user_namespace(uid_t uid, uint32_t *job_id, struct err *e)
         if ((u.s = instance_store_open(b.v[i], false, &err))) {
             instance_job_ids(u.s, count_job, &u, &err);
             instance_store_close(u.s);
-        } else {
+        } else if (access(b.v[i], F_OK) == 0 || errno != ENOENT) {
+            /* a base that is gone holds no job; one that is there but fails the checks may */
             snprintf(base_err.text, sizeof(base_err.text), "base %.400s: %.500s", b.v[i], err.text);
         }
         free(b.v[i]);

@@ -307,6 +307,7 @@ DIR *store_list_rec(struct instance_store *s, const char *name, struct err *e)
     return list_at(s->rfd, s->rpath, name, e);
 }
 
+<<<<<<< HEAD
 int instance_login_lock(struct err *e)
 {
     int dir = safe_open_root_dir(rundir, true, e), fd;
@@ -328,4 +329,23 @@ int instance_login_lock(struct err *e)
             return errprintf_errno(e, errno, "%s/login.lock: cannot lock", rundir);
         }
     return fd;
+=======
+bool instance_record_exists(const char *base, uint32_t job_id)
+{
+    char name[4200], id[16];
+    int fd, jobs;
+    bool found;
+
+    instance_name(base, name, sizeof(name));
+    if ((fd = open_rec_dir(name, false, NULL)) < 0)
+        return errno != ENOENT; /* when it cannot be told: yes */
+    jobs = safe_open_dir_at(fd, "job", NULL);
+    close(fd);
+    if (jobs < 0)
+        return errno != ENOENT;
+    store_job_name(job_id, id, sizeof(id));
+    found = faccessat(jobs, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+    close(jobs);
+    return found;
+>>>>>>> main
 }

@@ -145,6 +145,10 @@ int instance_login_lock(struct err *e);
  * it); true when it cannot be told. */
 bool instance_job_in_use(struct instance_store *s, uint32_t job_id);
 
+/* Whether the records of BASE hold job JOB_ID, found without opening BASE itself (which may be
+ * gone); true when it cannot be told. */
+bool instance_record_exists(const char *base, uint32_t job_id);
+
 /* Call FN for each job with a record in S. */
 int instance_job_ids(struct instance_store *s, void (*fn)(uint32_t job_id, void *arg), void *arg,
                      struct err *e);
