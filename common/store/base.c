@@ -307,7 +307,6 @@ DIR *store_list_rec(struct instance_store *s, const char *name, struct err *e)
     return list_at(s->rfd, s->rpath, name, e);
 }
 
-<<<<<<< HEAD
 int instance_login_lock(struct err *e)
 {
     int dir = safe_open_root_dir(rundir, true, e), fd;
@@ -329,7 +328,7 @@ int instance_login_lock(struct err *e)
             return errprintf_errno(e, errno, "%s/login.lock: cannot lock", rundir);
         }
     return fd;
-=======
+
 bool instance_record_exists(const char *base, uint32_t job_id)
 {
     char name[4200], id[16];
@@ -347,5 +346,4 @@ bool instance_record_exists(const char *base, uint32_t job_id)
     found = faccessat(jobs, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
     close(jobs);
     return found;
->>>>>>> main
 }
