@@ -328,6 +328,7 @@ int instance_login_lock(struct err *e)
             return errprintf_errno(e, errno, "%s/login.lock: cannot lock", rundir);
         }
     return fd;
+}
 
 bool instance_record_exists(const char *base, uint32_t job_id)
 {
