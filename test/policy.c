@@ -108,6 +108,40 @@ static const char *example =
 
 /* --- valid policies: the model ------------------------------------------------------------ */
 
+/* login: (pam_isolation mode=login): its profile, exempt users and groups, sessions. */
+static void test_login(void)
+{
+    struct policy *p = accepted(HEAD "login: {profile: a, exempt_users: [admin, ops], "
+                                     "exempt_groups: [wheel], sessions: private}\n"
+                                     "profiles: {a: {}}\n",
+                                "", "a login: section");
+
+    if (p) {
+        ok(p->login.present && strcmp(p->login.profile, "a") == 0, "...its profile");
+        ok(p->login.nexempt_users == 2 && strcmp(p->login.exempt_users[1], "ops") == 0,
+           "...its exempt users");
+        ok(p->login.nexempt_groups == 1 && p->login.private_sessions,
+           "...its exempt groups and private sessions");
+    }
+    policy_free(p);
+    p = accepted(HEAD "login: {profile: none}\nprofiles: {a: {}}\n", "", "login: profile none");
+    ok(p && !p->login.private_sessions, "...sessions are shared by default");
+    policy_free(p);
+    refused(HEAD "login: {exempt_users: [root]}\nprofiles: {a: {}}\n",
+            "t.yaml:3:8: login: has no profile; write profile: NAME (the profile every login "
+            "session gets, or none)",
+            "a login: section without a profile");
+    refused(HEAD "login: {profile: b}\nprofiles: {a: {}}\n",
+            "t.yaml:3:18: unknown profile \"b\" in login: profile; define it under profiles:, or "
+            "write none for no isolation",
+            "a login: profile that is not defined");
+    refused(HEAD "login: {profile: a, session: private}\nprofiles: {a: {}}\n",
+            "t.yaml:3:21: unknown key \"session\" (did you mean \"sessions\"?)",
+            "a misspelt login: key");
+    refused(HEAD "login: {profile: a, exempt_users: [\"a b\"]}\nprofiles: {a: {}}\n",
+            "t.yaml:3:36: bad name \"a b\" in the user names", "a user name with a space");
+}
+
 static void test_defaults(void)
 {
     struct policy *p = accepted(HEAD "profiles: {a: {}}\n", "", "minimal policy");
@@ -1213,5 +1247,6 @@ int main(void)
     test_lint();
     test_lint_clean();
     test_large();
+    test_login();
     return done_testing();
 }

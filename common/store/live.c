@@ -166,11 +166,11 @@ bool instance_job_in_use(struct instance_store *s, uint32_t job_id)
 {
     struct instance_job job;
     struct err ignored;
-    int alive;
+    bool alive;
 
     if (instance_job_open(s, job_id, false, &job, &ignored) < 0)
         return false;
-    alive = store_job_alive(job.dirfd);
+    alive = holder_alive(job.dirfd) == 1 || ns_in_use(job.dirfd);
     instance_job_close(&job);
-    return alive != 0;
+    return alive;
 }
