@@ -185,7 +185,9 @@ static int open_join(pam_handle_t *pamh, const struct args *a, const struct pass
         log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
         return PAM_SESSION_ERR;
     }
-    if (session_job(pamh, pw->pw_uid, &job_id, &e) < 0)
+    if (job_user_exempt(p, pw->pw_name, pw->pw_uid, pw->pw_gid))
+        rc = node_view(pw, "exempt (login: exempt_users or exempt_groups)", "");
+    else if (session_job(pamh, pw->pw_uid, &job_id, &e) < 0)
         rc = no_job(pw, p, errno, &e);
     else
         rc = join_or_refuse(pamh, pw, p, job_id);
@@ -218,7 +220,7 @@ static int open_login(pam_handle_t *pamh, const struct args *a, const struct pas
     if (!p->login.present)
         rc = refuse(pw, "the policy has no login: section", " (mode=login needs one)");
     else if (strcmp(p->login.profile, "none") == 0 ||
-             job_login_exempt(p, pw->pw_name, pw->pw_uid, pw->pw_gid))
+             job_user_exempt(p, pw->pw_name, pw->pw_uid, pw->pw_gid))
         rc = node_view(pw, "not isolated (exempt, or login: profile none)", "");
     else if (!(l = calloc(1, sizeof(*l))))
         rc = refuse(pw, "out of memory", "");

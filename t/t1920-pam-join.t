@@ -17,18 +17,20 @@ reason=$(sshd_can_run) || skip_all "$reason"
 pam=${ISO_PAM:-$top_builddir/.libs/pam_isolation.so}
 [ -f "$pam" ] || skip_all "pam_isolation.so is not built ($pam)"
 
-policy="$ISO_STRICT_POLICY
+policy="${ISO_STRICT_POLICY/version: 1/version: 1
+login: {profile: none, exempt_users: [isoC]\}}
     env: {ISO_PROFILE: strict}"
 
 iso_cluster_start "$policy" --prolog-flags Alloc,Contain || bail_out "cannot start the test cluster"
-cluster_add_user isoA isogrpA && cluster_add_user isoB isogrpB || bail_out "cannot create users"
+cluster_add_user isoA isogrpA && cluster_add_user isoB isogrpB && cluster_add_user isoC isogrpC ||
+    bail_out "cannot create users"
 : >"$CLUSTER_DIR/pam_env.conf"
 sshd_start "auth     required pam_deny.so
 account  required pam_slurm_adopt.so action_no_jobs=deny join_container=false service=@SERVICE@
 session  required pam_env.so readenv=1 conffile=$CLUSTER_DIR/pam_env.conf user_readenv=0
 session  required $pam mode=join policy=$ISO_POLICY
 password required pam_deny.so" || bail_out "cannot start sshd"
-sshd_add_key isoA && sshd_add_key isoB || bail_out "cannot make the users' keys"
+sshd_add_key isoA && sshd_add_key isoB && sshd_add_key isoC || bail_out "cannot make the users' keys"
 hostns=$(iso_host_ns)
 syslog_why=''
 syslog_capture >"$CLUSTER_DIR/syslog.why" || syslog_why=$(cat "$CLUSTER_DIR/syslog.why")
@@ -115,6 +117,13 @@ unlike "$out" '^in$' "a job whose isolation failed: the session is refused, not 
 why_ok "user isoA: job [0-9]+: its isolation failed: .*; the session is refused" "...saying why in syslog"
 touch "/home/isoA/go.$n"
 wait "$salloc_pid"
+
+# A user the policy exempts (login: exempt_users) keeps the node's view in a job's node too.
+idC=$(hold isoC)
+wait_for 60 test -e "/home/isoC/held.$n"
+out=$(ssh_as isoC "readlink /proc/self/ns/mnt; ls /tmp/job.$n 2>&1")
+ok $(grep -qxF "$hostns" <<<"$out"; echo $?) "an exempt user's session keeps the node's view ($(head -n1 <<<"$out"))"
+is "$(release isoC "$idC")" COMPLETED "...and the exempt user's job completes"
 
 # A user with no job, let through by pam_slurm_adopt: the policy's ssh: decides.
 sed -i 's/action_no_jobs=deny/action_no_jobs=ignore/; /pam_slurm_adopt/a account  required pam_permit.so' \

@@ -164,9 +164,10 @@ int job_user_namespace(uid_t uid, uint32_t *job_id, struct err *e);
 
 /* --- login sessions (pam_isolation mode=login) ---------------------------------------------- */
 
-/* Whether USER's login sessions are left alone: root, exempt_users, or a member of exempt_groups
- * (a user whose groups cannot be read is isolated). */
-bool job_login_exempt(const struct policy *p, const char *user, uid_t uid, gid_t gid);
+/* Whether USER's sessions (mode=login, and ssh sessions mode=join would join to a job) are left
+ * alone: root, login: exempt_users, or a member of its exempt_groups (a user whose groups cannot
+ * be read is isolated). */
+bool job_user_exempt(const struct policy *p, const char *user, uid_t uid, gid_t gid);
 
 struct job_login {
     uint32_t id;   /* the session's namespace in the store */

@@ -19,7 +19,7 @@
 #define LOGIN_SHARED 0x80000000u
 #define LOGIN_PRIVATE 0xC0000000u
 
-bool job_login_exempt(const struct policy *p, const char *user, uid_t uid, gid_t gid)
+bool job_user_exempt(const struct policy *p, const char *user, uid_t uid, gid_t gid)
 {
     const struct login_policy *l = &p->login;
     gid_t *gids;
