@@ -4,6 +4,8 @@
  *
  *   prolog  policy_load, instance_store_open (set-up), instance_sweep, profile_resolve,
  *           plan_build, job_setup (instances, namespace built in a child, pinned, state)
+ *   step    job_session_open and job_session_close: what each step's init_post_opt and exit do
+ *           (read the prolog's record, open the pin), in a job whose tmpfs instances are sized
  *   epilog  policy_load, instance_store_open, instance_job_remove (unpin, remove instances),
  *           then the same under every other recorded instance base
  *
@@ -32,7 +34,7 @@
 
 #define MAX_WORLDS 8
 
-enum what { PROLOG, EPILOG, UNSHARE, NWHAT };
+enum what { PROLOG, STEP, EPILOG, UNSHARE, NWHAT };
 /* The prolog's parts, timed inside it. */
 enum part { LOAD, STORE, SWEEP, PLAN, SETUP, FREE, NPARTS };
 static const char *const part_name[] = {"policy_load",    "instance_store_open",
@@ -78,6 +80,19 @@ static void prolog(struct world *w, uint32_t job, bool keep)
         samples_add(&w->part[i], t[i + 1] - t[i]);
 }
 
+/* A step of the job (not its first: the job's tmpfs instances are sized already). */
+static void step(struct world *w, uint32_t job)
+{
+    struct job_request r = {.job_id = job, .uid = BENCH_UID, .gid = BENCH_GID,
+                            .mem_bytes = 4ull << 30};
+    struct job_session js;
+    struct err e;
+
+    if (job_session_open(&js, w->policy, &r, &e) < 0 || !js.isolate || js.nsfd < 0)
+        die("job %u: the step cannot join it: %s", job, e.text);
+    job_session_close(&js);
+}
+
 /* From fork to the child's word that its namespace is made; its exit is not timed. */
 static uint64_t bare_unshare(void)
 {
@@ -108,6 +123,8 @@ static void run(struct world *w, enum what k, uint32_t job, bool keep)
 
     if (k == PROLOG)
         prolog(w, job, keep);
+    else if (k == STEP)
+        step(w, job);
     else if (k == EPILOG)
         bench_epilog(w->policy, job);
     v = k == UNSHARE ? bare_unshare() : now_ns() - t0;
@@ -118,13 +135,15 @@ static void run(struct world *w, enum what k, uint32_t job, bool keep)
 static void report(struct world *w, size_t nw)
 {
     printf("| extra host mounts (seen) | prolog median | p90 | bare unshare median | "
-           "prolog / unshare | epilog (empty job) median | p90 | runs |\n");
-    printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+           "prolog / unshare | step (record, pin) median | p90 | epilog (empty job) median | "
+           "p90 | runs |\n");
+    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < nw; i++) {
         struct samples *s = w[i].s;
         uint64_t a = samples_median(&s[PROLOG]), b = samples_median(&s[UNSHARE]);
-        printf("| %u (%u) | %s | %s | %s | %.2fx | %s | %s | %zu |\n", w[i].extra, w[i].mounts,
-               NS(a), NS(samples_pct(&s[PROLOG], 90)), NS(b), RATIO(a, b),
+        printf("| %u (%u) | %s | %s | %s | %.2fx | %s | %s | %s | %s | %zu |\n", w[i].extra,
+               w[i].mounts, NS(a), NS(samples_pct(&s[PROLOG], 90)), NS(b), RATIO(a, b),
+               NS(samples_median(&s[STEP])), NS(samples_pct(&s[STEP], 90)),
                NS(samples_median(&s[EPILOG])), NS(samples_pct(&s[EPILOG], 90)), s[PROLOG].n);
     }
     printf("\nWhere the prolog's time goes (medians of each part):\n\n| part |");
@@ -182,15 +201,14 @@ int main(int argc, char **argv)
             world_enter(x->ns);
             bench_rundir(x->dir); /* a node has one record of its bases; each world is a node */
             job++;
-            if ((r + k) % 2) {
-                run(x, PROLOG, job, r > 0);
-                run(x, EPILOG, job, r > 0);
+            if ((r + k) % 2 == 0)
                 run(x, UNSHARE, 0, r > 0);
-            } else {
+            run(x, PROLOG, job, r > 0);
+            run(x, STEP, job, false); /* the job's first step sizes its tmpfs instances */
+            run(x, STEP, job, r > 0);
+            run(x, EPILOG, job, r > 0);
+            if ((r + k) % 2)
                 run(x, UNSHARE, 0, r > 0);
-                run(x, PROLOG, job, r > 0);
-                run(x, EPILOG, job, r > 0);
-            }
         }
     for (size_t i = 0; i < nw; i++) {
         world_enter(w[i].ns);

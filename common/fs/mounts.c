@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libmount/libmount.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,33 +18,33 @@
 /* A line libmount cannot parse fails the read: a mount left out could be a pin left mounted. */
 static int parse_error(struct libmnt_table *tb, const char *file, int line)
 {
-    int *bad = mnt_table_get_userdata(tb);
+    int *bad = libmount_get(NULL)->mnt_table_get_userdata(tb);
 
     if (bad)
         *bad = line;
     return -EINVAL;
 }
 
-static struct libmnt_table *table_read(struct err *e)
+static struct libmnt_table *table_read(const struct libmount *lm, struct err *e)
 {
-    struct libmnt_table *tb = mnt_new_table();
+    struct libmnt_table *tb = lm->mnt_new_table();
     int bad = 0, rc;
 
     if (!tb) {
         errprintf(e, "cannot read the mount table: out of memory");
         return NULL;
     }
-    mnt_table_set_userdata(tb, &bad);
-    mnt_table_set_parser_errcb(tb, parse_error);
-    rc = mnt_table_parse_file(tb, MOUNTINFO);
-    mnt_table_set_userdata(tb, NULL);
+    lm->mnt_table_set_userdata(tb, &bad);
+    lm->mnt_table_set_parser_errcb(tb, parse_error);
+    rc = lm->mnt_table_parse_file(tb, MOUNTINFO);
+    lm->mnt_table_set_userdata(tb, NULL);
     if (rc == 0)
         return tb;
     if (bad)
         errprintf(e, "%s: line %d is not a mount libmount can read", MOUNTINFO, bad);
     else
         errprintf_errno(e, rc < 0 ? -rc : EIO, "%s: cannot read the mount table", MOUNTINFO);
-    mnt_unref_table(tb);
+    lm->mnt_unref_table(tb);
     return NULL;
 }
 
@@ -56,25 +55,26 @@ static int copy_str(char **dst, const char *src)
 }
 
 /* MI from libmount's entry FS; on failure MI holds nothing. */
-static int info_fill(struct libmnt_fs *fs, struct mount_info *mi, struct err *e)
+static int info_fill(const struct libmount *lm, struct libmnt_fs *fs, struct mount_info *mi,
+                     struct err *e)
 {
-    const struct libmnt_optmap *linux_map = mnt_get_builtin_optmap(MNT_LINUX_MAP);
-    const char *vfs = mnt_fs_get_vfs_options(fs);
+    const struct libmnt_optmap *linux_map = lm->mnt_get_builtin_optmap(MNT_LINUX_MAP);
+    const char *vfs = lm->mnt_fs_get_vfs_options(fs);
 
     memset(mi, 0, sizeof(*mi));
-    mi->id = mnt_fs_get_id(fs);
-    mi->parent_id = mnt_fs_get_parent_id(fs);
-    mi->network = mnt_fs_is_netfs(fs);
-    if (copy_str(&mi->target, mnt_fs_get_target(fs)) < 0 ||
-        copy_str(&mi->fstype, mnt_fs_get_fstype(fs)) < 0 ||
-        copy_str(&mi->source, mnt_fs_get_source(fs)) < 0 ||
-        copy_str(&mi->root, mnt_fs_get_root(fs)) < 0 || copy_str(&mi->vfs_options, vfs) < 0 ||
-        copy_str(&mi->fs_options, mnt_fs_get_fs_options(fs)) < 0) {
+    mi->id = lm->mnt_fs_get_id(fs);
+    mi->parent_id = lm->mnt_fs_get_parent_id(fs);
+    mi->network = lm->mnt_fs_is_netfs(fs);
+    if (copy_str(&mi->target, lm->mnt_fs_get_target(fs)) < 0 ||
+        copy_str(&mi->fstype, lm->mnt_fs_get_fstype(fs)) < 0 ||
+        copy_str(&mi->source, lm->mnt_fs_get_source(fs)) < 0 ||
+        copy_str(&mi->root, lm->mnt_fs_get_root(fs)) < 0 || copy_str(&mi->vfs_options, vfs) < 0 ||
+        copy_str(&mi->fs_options, lm->mnt_fs_get_fs_options(fs)) < 0) {
         mount_info_clear(mi);
         return errprintf(e, "cannot read the mount table: out of memory");
     }
-    if (!linux_map || mnt_optstr_get_flags(mi->vfs_options, &mi->flags, linux_map) < 0 ||
-        mnt_fs_get_propagation(fs, &mi->propagation) < 0) {
+    if (!linux_map || lm->mnt_optstr_get_flags(mi->vfs_options, &mi->flags, linux_map) < 0 ||
+        lm->mnt_fs_get_propagation(fs, &mi->propagation) < 0) {
         errprintf(e, "%s: cannot read the options of the mount on %s", MOUNTINFO, mi->target);
         mount_info_clear(mi);
         return -1;
@@ -127,7 +127,7 @@ static int held_mount_id(const char *path, int *id, struct err *e)
 
 static int match_id(struct libmnt_fs *fs, void *id)
 {
-    return mnt_fs_get_id(fs) == *(int *)id;
+    return libmount_get(NULL)->mnt_fs_get_id(fs) == *(int *)id;
 }
 
 int mount_find(const char *path, struct mount_info *mi, struct err *e)
@@ -135,24 +135,27 @@ int mount_find(const char *path, struct mount_info *mi, struct err *e)
     struct libmnt_iter *it = NULL;
     struct libmnt_table *tb = NULL;
     struct libmnt_fs *fs = NULL;
+    const struct libmount *lm = libmount_get(e);
     int id, rc = -1;
 
     memset(mi, 0, sizeof(*mi));
-    if (held_mount_id(path, &id, e) < 0 || !(tb = table_read(e)))
+    if (!lm)
+        return -1;
+    if (held_mount_id(path, &id, e) < 0 || !(tb = table_read(lm, e)))
         goto out;
-    if (!(it = mnt_new_iter(MNT_ITER_FORWARD))) {
+    if (!(it = lm->mnt_new_iter(MNT_ITER_FORWARD))) {
         errprintf(e, "cannot read the mount table: out of memory");
         goto out;
     }
-    if (mnt_table_find_next_fs(tb, it, match_id, &id, &fs) != 0 || !fs) {
+    if (lm->mnt_table_find_next_fs(tb, it, match_id, &id, &fs) != 0 || !fs) {
         errprintf(e, "%s: its mount (id %d) is not in %s; was it unmounted meanwhile?", path, id,
                   MOUNTINFO);
         goto out;
     }
-    rc = info_fill(fs, mi, e);
+    rc = info_fill(lm, fs, mi, e);
 out:
-    mnt_free_iter(it);
-    mnt_unref_table(tb);
+    lm->mnt_free_iter(it);
+    lm->mnt_unref_table(tb);
     return rc;
 }
 
@@ -175,7 +178,8 @@ static int cmp_target(const void *a, const void *b)
 }
 
 /* Append FS to L, growing it by doubling. */
-static int list_add(struct mount_list *l, size_t *cap, struct libmnt_fs *fs, struct err *e)
+static int list_add(const struct libmount *lm, struct mount_list *l, size_t *cap,
+                    struct libmnt_fs *fs, struct err *e)
 {
     if (l->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
@@ -185,7 +189,7 @@ static int list_add(struct mount_list *l, size_t *cap, struct libmnt_fs *fs, str
         l->v = v;
         *cap = ncap;
     }
-    if (info_fill(fs, &l->v[l->n], e) < 0)
+    if (info_fill(lm, fs, &l->v[l->n], e) < 0)
         return -1;
     l->v[l->n].index = l->n;
     l->n++;
@@ -197,23 +201,24 @@ int mount_list_under(const char *dir, struct mount_list *l, struct err *e)
     struct libmnt_table *tb;
     struct libmnt_iter *it;
     struct libmnt_fs *fs;
+    const struct libmount *lm = libmount_get(e);
     size_t n = strlen(dir), cap = 0;
     int rc = 0;
 
     memset(l, 0, sizeof(*l));
     if (dir[0] != '/' || (n > 1 && dir[n - 1] == '/'))
         return errprintf(e, "%s: not an absolute path without a trailing /", dir);
-    if (!(tb = table_read(e)))
+    if (!lm || !(tb = table_read(lm, e)))
         return -1;
-    if (!(it = mnt_new_iter(MNT_ITER_FORWARD))) {
-        mnt_unref_table(tb);
+    if (!(it = lm->mnt_new_iter(MNT_ITER_FORWARD))) {
+        lm->mnt_unref_table(tb);
         return errprintf(e, "cannot read the mount table: out of memory");
     }
-    while (rc == 0 && mnt_table_next_fs(tb, it, &fs) == 0)
-        if (at_or_below(mnt_fs_get_target(fs) ? mnt_fs_get_target(fs) : "", dir, n))
-            rc = list_add(l, &cap, fs, e);
-    mnt_free_iter(it);
-    mnt_unref_table(tb);
+    while (rc == 0 && lm->mnt_table_next_fs(tb, it, &fs) == 0)
+        if (at_or_below(lm->mnt_fs_get_target(fs) ? lm->mnt_fs_get_target(fs) : "", dir, n))
+            rc = list_add(lm, l, &cap, fs, e);
+    lm->mnt_free_iter(it);
+    lm->mnt_unref_table(tb);
     if (rc < 0) {
         mount_list_free(l);
         return -1;

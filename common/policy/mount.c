@@ -4,7 +4,6 @@
  * which options an entry takes, and every message, are the policy language's own. */
 #include "config.h"
 
-#include <libmount/libmount.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -114,13 +113,13 @@ static void fs_option(struct ctx *c, struct loc at, const char *opt, struct moun
 
 /* Judge each option of S as libmount splits it (NAME or NAME=VALUE between commas; it skips
  * empty items, which read_options has reported). An option is shown as written. */
-static void judge_options(struct ctx *c, struct loc at, const char *s, struct mount_entry *m,
-                          unsigned *seen)
+static void judge_options(struct ctx *c, const struct libmount *lm, struct loc at, const char *s,
+                          struct mount_entry *m, unsigned *seen)
 {
     char *copy = dup_str(c, s), *opt = dup_str(c, s), *rest = copy, *name, *value;
     size_t nlen, vlen;
 
-    while (copy && opt && mnt_optstr_next_option(&rest, &name, &nlen, &value, &vlen) == 0) {
+    while (copy && opt && lm->mnt_optstr_next_option(&rest, &name, &nlen, &value, &vlen) == 0) {
         size_t len = value ? (size_t)(value + vlen - name) : nlen;
         memcpy(opt, name, len);
         opt[len] = '\0';
@@ -135,13 +134,13 @@ static void judge_options(struct ctx *c, struct loc at, const char *s, struct mo
 
 /* The flags an entry's options set, from libmount's Linux option map (ro is MS_RDONLY, noexec
  * MS_NOEXEC): ro for a bind, noexec for a bind or a tmpfs. */
-static unsigned option_flags(const char *s, enum mount_type type)
+static unsigned option_flags(const struct libmount *lm, const char *s, enum mount_type type)
 {
-    const struct libmnt_optmap *linux_map = mnt_get_builtin_optmap(MNT_LINUX_MAP);
+    const struct libmnt_optmap *linux_map = lm->mnt_get_builtin_optmap(MNT_LINUX_MAP);
     unsigned long ms = 0;
     unsigned flags = 0;
 
-    if (!linux_map || mnt_optstr_get_flags(s, &ms, linux_map) < 0)
+    if (!linux_map || lm->mnt_optstr_get_flags(s, &ms, linux_map) < 0)
         return 0;
     if (type == MOUNT_BIND && (ms & MS_RDONLY))
         flags |= MOUNT_OPT_RO;
@@ -153,7 +152,9 @@ static unsigned option_flags(const char *s, enum mount_type type)
 static void read_options(struct ctx *c, const struct node *v, struct mount_entry *m)
 {
     const char *s = want_scalar(c, v, "a comma-separated string of options such as \"ro,noexec\"");
+    const struct libmount *lm;
     unsigned seen = 0;
+    struct err e;
 
     if (!s || !(m->options = dup_str(c, s)))
         return;
@@ -169,8 +170,12 @@ static void read_options(struct ctx *c, const struct node *v, struct mount_entry
                  esc(c, s));
         return;
     }
-    judge_options(c, v->loc, s, m, &seen);
-    m->flags = option_flags(s, m->type);
+    if (!(lm = libmount_get(&e))) {
+        error_at(c, v->loc, "options cannot be read: %s", e.text);
+        return;
+    }
+    judge_options(c, lm, v->loc, s, m, &seen);
+    m->flags = option_flags(lm, s, m->type);
     if (m->type == MOUNT_BIND && (seen & 3) == 3)
         error_at(c, v->loc, "options \"%s\" ask for both ro and rw; keep one", esc(c, s));
 }

@@ -1,9 +1,11 @@
 /* The util module's door: error messages carried to the edge (err), control bytes escaped in
- * what reaches a log (escape), one logging interface with a sink per front end (log), and
- * FILE:LINE:COL diagnostics about a policy (diag). Depends on nothing else in common/. */
+ * what reaches a log (escape), one logging interface with a sink per front end (log),
+ * FILE:LINE:COL diagnostics about a policy (diag), and libmount loaded on first use (libmount).
+ * Depends on nothing else in common/. */
 #ifndef ISO_UTIL_H
 #define ISO_UTIL_H
 
+#include <libmount/libmount.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -74,5 +76,44 @@ void diag_print(struct diag_list *d, FILE *out);
 
 /* Format diagnostic I into BUF as it would be printed (without the newline). */
 void diag_format(const struct diag_list *d, size_t i, char *buf, size_t size);
+
+/* libmount, loaded (dlopen) the first time it is needed rather than linked: most processes that
+ * load the plugin never read a mount table. Only its types and constants come from its header;
+ * call its functions through libmount_get(): lm->mnt_new_table(), ... */
+
+#define LIBMOUNT_FUNCS(X)                                                                          \
+    X(mnt_new_table)                                                                               \
+    X(mnt_unref_table)                                                                             \
+    X(mnt_table_parse_file)                                                                        \
+    X(mnt_table_set_parser_errcb)                                                                  \
+    X(mnt_table_set_userdata)                                                                      \
+    X(mnt_table_get_userdata)                                                                      \
+    X(mnt_table_next_fs)                                                                           \
+    X(mnt_table_find_next_fs)                                                                      \
+    X(mnt_new_iter)                                                                                \
+    X(mnt_free_iter)                                                                               \
+    X(mnt_fs_get_id)                                                                               \
+    X(mnt_fs_get_parent_id)                                                                        \
+    X(mnt_fs_get_target)                                                                           \
+    X(mnt_fs_get_source)                                                                           \
+    X(mnt_fs_get_root)                                                                             \
+    X(mnt_fs_get_fstype)                                                                           \
+    X(mnt_fs_get_vfs_options)                                                                      \
+    X(mnt_fs_get_fs_options)                                                                       \
+    X(mnt_fs_get_propagation)                                                                      \
+    X(mnt_fs_is_netfs)                                                                             \
+    X(mnt_get_builtin_optmap)                                                                      \
+    X(mnt_optstr_next_option)                                                                      \
+    X(mnt_optstr_get_flags)
+
+struct libmount {
+#define LIBMOUNT_MEMBER(f) __typeof__(f) *f;
+    LIBMOUNT_FUNCS(LIBMOUNT_MEMBER)
+#undef LIBMOUNT_MEMBER
+};
+
+/* The library's functions, loaded once per process (thread-safe); NULL with the reason in E if
+ * it cannot be loaded. */
+const struct libmount *libmount_get(struct err *e);
 
 #endif
