@@ -152,7 +152,7 @@ int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)
         return -1;
     }
     if (job_session_enter(&iso.js, &e) < 0) {
-        if (iso.js.allow_unisolated) {
+        if (job_session_allows_unisolated(&iso.js)) {
             log_warn("running the task without isolation (on_error: allow): %s", e.text);
             return 0;
         }

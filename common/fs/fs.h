@@ -52,6 +52,10 @@ bool safe_is_local(int fd);
 /* True if NAME in DIRFD is a mount point (its mount id differs from DIRFD's). */
 bool safe_is_mountpoint_at(int dirfd, const char *name);
 
+/* Detach (MNT_DETACH) every mount stacked on NAME in DIRFD, with all the mounts below them.
+ * 0 when none is left; -1 with a message. */
+int safe_unmount_at(int dirfd, const char *name, struct err *e);
+
 /* Resolving paths by fd (resolve.c). What a policy names by path (a hidden path, a bind source, a
  * mount target) is opened from "/" one component at a time, never with a path call that follows
  * a symlink a user may have placed. */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -202,4 +203,21 @@ bool safe_is_mountpoint_at(int dirfd, const char *name)
         safefs_ident_at(dirfd, name, 0, &child) < 0)
         return false;
     return safefs_other_mount(&parent, &child);
+}
+
+int safe_unmount_at(int dirfd, const char *name, struct err *e)
+{
+    char p[64];
+
+    for (int i = 0; i < 16 && safe_is_mountpoint_at(dirfd, name); i++) {
+        int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return errprintf_errno(e, errno, "cannot open %s to unmount it", name);
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        int rc = umount2(p, MNT_DETACH);
+        close(fd);
+        if (rc < 0)
+            return errprintf_errno(e, errno, "cannot unmount %s", name);
+    }
+    return 0;
 }

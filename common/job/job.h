@@ -111,28 +111,36 @@ int job_begin(const struct policy *p, const struct job_request *r);
 
 struct job_session {
     struct job_request req; /* its strings are not used after job_session_open */
+    const char *policy_path;
     bool isolate;           /* the processes must enter the namespace */
-    bool allow_unisolated;  /* on_error: allow: run without isolation when that fails */
+    bool allow_unisolated;  /* on_error: allow (read with job_session_allows_unisolated) */
     int nsfd;               /* the pin, open; -1: none (the namespace is built on entering) */
-    struct policy *policy;  /* the policy loaded; its base is where the namespace is built */
+    struct policy *policy;  /* the policy, loaded only when needed (no record to follow); its
+                             * base is where the namespace is built */
     struct plan *plan;      /* the plan, when no prolog recorded one */
     struct job_state state; /* the decision; state.env is the environment to give */
     char share[4096];       /* the job's shared directory (store.h), where the step's PMIx
                              * client directory goes; "" when the job has none */
 };
 
-/* Get ready to join job R with the policy at POLICY_PATH: check the job's record against R's
- * uid (dropping one an earlier job with this id left), read the decision and open the pin;
- * without a record, or without a pin when the job is isolated, plan from R. Returns 0, or -1
- * with the reason the job's processes must not run in E. Problems that do not stop them are
- * logged. Call job_session_close() after, whatever the result. */
+/* Get ready to join job R with the policy at POLICY_PATH (a string that must outlive JS): check
+ * the job's record against R's uid (dropping one an earlier job with this id left), read the
+ * decision and open the pin; without a record, or without a pin when the job is isolated, plan
+ * from R. The record is looked for first under the recorded bases, where the prolog made it:
+ * a step that finds it reads no policy. Returns 0, or -1 with the reason the job's processes
+ * must not run in E. Problems that do not stop them are logged. Call job_session_close() after,
+ * whatever the result. */
 int job_session_open(struct job_session *js, const char *policy_path, const struct job_request *r,
                      struct err *e);
 
 /* Enter the job's namespace (if it is isolated), building and pinning it first if no one has
  * (the store lock makes concurrent callers wait, then find the pin). Returns 0, or -1 with a
- * message; the caller decides, with allow_unisolated, whether to go on without it. */
+ * message; the caller decides, with job_session_allows_unisolated, whether to go on without it. */
 int job_session_enter(struct job_session *js, struct err *e);
+
+/* Whether the policy says on_error: allow (loading it if the session has not): a process whose
+ * entry failed may then run without isolation. False if the policy cannot be loaded. */
+bool job_session_allows_unisolated(struct job_session *js);
 
 void job_session_close(struct job_session *js);
 

@@ -30,11 +30,30 @@ static void check_record(struct instance_store *s, const struct job_request *r)
         log_error("%s", e.text);
 }
 
+/* The policy, loaded when first needed: a step that follows its job's record never needs it. */
+static int session_policy(struct job_session *js, struct err *e)
+{
+    char buf[256];
+    const char *node = js->req.node;
+
+    if (js->policy)
+        return 0;
+    if (!(js->policy = job_policy_load(js->policy_path, e)))
+        return -1;
+    js->allow_unisolated = js->policy->on_error == ON_ERROR_ALLOW;
+    /* the node's base, when the policy's names the node (%n): only then is the node looked up */
+    if (!strchr(js->policy->instance_base, '%'))
+        return 0;
+    if (!node && js->req.node_lookup)
+        node = js->req.node_lookup(js->req.job_id, buf, sizeof(buf));
+    return job_policy_set_node(js->policy, node, e);
+}
+
 /* No usable record (no prolog ran for this job: the plugin was added while it ran): plan from
  * what the caller knows; the namespace is built on entering. */
 static int plan_here(struct job_session *js, struct err *e)
 {
-    if (job_plan(js->policy, &js->req, &js->plan, e) < 0)
+    if (session_policy(js, e) < 0 || job_plan(js->policy, &js->req, &js->plan, e) < 0)
         return -1;
     js->isolate = js->plan->isolate;
     for (char **v = js->state.env; v && *v; v++)
@@ -91,18 +110,57 @@ static int follow_record(struct job_session *js, struct instance_store *s, struc
     return plan_here(js, e);
 }
 
-/* The node's base, when the policy's names the node (%n): only then is the node's name looked up.
- */
-static int set_node(struct job_session *js, const struct job_request *r, struct err *e)
-{
-    char buf[256];
-    const char *node = r->node;
+struct record_base {
+    uint32_t job_id;
+    char *base; /* the one recorded base holding the job's record */
+    unsigned n; /* how many do */
+};
 
-    if (!strchr(js->policy->instance_base, '%'))
-        return 0;
-    if (!node && r->node_lookup)
-        node = r->node_lookup(r->job_id, buf, sizeof(buf));
-    return job_policy_set_node(js->policy, node, e);
+static void find_record(const char *base, void *arg)
+{
+    struct record_base *rb = arg;
+
+    if (!instance_record_exists(base, rb->job_id) || rb->n++)
+        return;
+    rb->base = strdup(base);
+}
+
+/* The job's record where its prolog made it, found without the policy: under the one recorded
+ * base that holds it. NULL if none does, or several (several slurmds on this host, whose
+ * policy's base names the node: the policy tells which is this node's), or it cannot be read. */
+static struct instance_store *record_store(const struct job_request *r, struct job_state *st)
+{
+    struct record_base rb = {.job_id = r->job_id};
+    struct instance_store *s = NULL;
+    struct err ignored;
+
+    instance_for_each_base(find_record, &rb);
+    if (rb.n == 1 && rb.base && (s = instance_store_open(rb.base, false, &ignored))) {
+        check_record(s, r);
+        if (instance_state_read(s, r->job_id, st, &ignored) < 0) {
+            instance_store_close(s);
+            s = NULL;
+        }
+    }
+    free(rb.base);
+    return s;
+}
+
+static void session_init(struct job_session *js, const char *policy_path,
+                         const struct job_request *r)
+{
+    memset(js, 0, sizeof(*js));
+    js->nsfd = -1;
+    js->req = *r;
+    js->policy_path = policy_path;
+}
+
+/* The strings of the request are the caller's: not kept past job_session_open. */
+static int session_opened(struct job_session *js, int rc)
+{
+    js->req.partition = js->req.profile = js->req.node = NULL;
+    js->req.node_lookup = NULL;
+    return rc;
 }
 
 int job_session_open(struct job_session *js, const char *policy_path, const struct job_request *r,
@@ -112,12 +170,15 @@ int job_session_open(struct job_session *js, const char *policy_path, const stru
     struct err ignored; /* without a record or a store, the caller's data decide */
     int rc;
 
-    memset(js, 0, sizeof(*js));
-    js->nsfd = -1;
-    js->req = *r;
-    if (!(js->policy = job_policy_load(policy_path, e)) || set_node(js, r, e) < 0)
-        return -1;
-    js->allow_unisolated = js->policy->on_error == ON_ERROR_ALLOW;
+    session_init(js, policy_path, r);
+    /* The common case, a step of a job its prolog recorded, reads the record and no policy. */
+    if ((s = record_store(r, &js->state))) {
+        rc = follow_record(js, s, e);
+        instance_store_close(s);
+        return session_opened(js, rc);
+    }
+    if (session_policy(js, e) < 0)
+        return session_opened(js, -1);
     if ((s = instance_store_open(js->policy->instance_base, false, &ignored)))
         check_record(s, r);
     if (s && instance_state_read(s, r->job_id, &js->state, &ignored) == 0)
@@ -127,28 +188,39 @@ int job_session_open(struct job_session *js, const char *policy_path, const stru
     else
         rc = plan_here(js, e);
     instance_store_close(s);
-    js->req.partition = js->req.profile = js->req.node = NULL;
-    return rc;
+    return session_opened(js, rc);
 }
 
 int job_session_open_joined(struct job_session *js, const char *policy_path,
                             const struct job_request *r, const char *record, struct err *e)
 {
-    memset(js, 0, sizeof(*js));
-    js->nsfd = -1;
-    js->req = *r;
-    if (!(js->policy = job_policy_load(policy_path, e)))
-        return -1;
-    js->allow_unisolated = js->policy->on_error == ON_ERROR_ALLOW;
+    session_init(js, policy_path, r);
     if (job_state_parse(record, &js->state, e) < 0 || record_allows(js, e) < 0)
-        return -1;
-    js->req.partition = js->req.profile = js->req.node = NULL;
+        return session_opened(js, -1);
+    session_opened(js, 0);
     if (!(js->isolate = js->state.isolated))
         return 0;
     /* This process is in the job's namespace: entering it is a no-op (job_session_enter). */
     if ((js->nsfd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
         return errprintf_errno(e, errno, "cannot open this step's mount namespace");
     return 0;
+}
+
+bool job_session_allows_unisolated(struct job_session *js)
+{
+    struct policy *p;
+    struct err e;
+    bool allow;
+
+    if (js->policy)
+        return js->allow_unisolated;
+    if (!(p = job_policy_load(js->policy_path, &e))) {
+        log_error("%s", e.text);
+        return false;
+    }
+    allow = p->on_error == ON_ERROR_ALLOW;
+    policy_free(p);
+    return allow;
 }
 
 /* The first process of a job without a prolog builds its namespace; the store lock makes the

@@ -90,12 +90,14 @@ static int open_bases(bool create)
 
 /* Add BASE to the record, dropping bases that no longer exist; a failure only costs the cleanup
  * after a later policy change, so it is logged, not fatal. */
+/* The file as it should be: the bases it lists that still exist, BASE last (the current one).
+ * Rewritten only if that differs, so a node's prologs do not all write it. */
 static void record_base(const char *base)
 {
     int fd = open_bases(true);
-    char line[4200], *kept = NULL;
-    size_t len = 0;
-    FILE *f, *out = NULL;
+    char line[4200], *kept = NULL, *was = NULL;
+    size_t len = 0, wlen = 0;
+    FILE *f, *out = NULL, *old = NULL;
     struct stat st;
 
     if (fd < 0 || !(f = fdopen(fd, "r+"))) {
@@ -104,19 +106,29 @@ static void record_base(const char *base)
         log_warn("cannot record the instance base %s in %s/bases", base, rundir);
         return;
     }
-    if (!(out = open_memstream(&kept, &len)))
+    if (!(out = open_memstream(&kept, &len)) || !(old = open_memstream(&was, &wlen)))
         goto out;
     while (fgets(line, sizeof(line), f)) {
+        fputs(line, old);
         line[strcspn(line, "\n")] = '\0';
         if (line[0] == '/' && strcmp(line, base) != 0 && lstat(line, &st) == 0)
             fprintf(out, "%s\n", line);
     }
     fprintf(out, "%s\n", base);
     fclose(out);
+    fclose(old);
+    out = old = NULL;
+    if (len == wlen && memcmp(kept, was, len) == 0)
+        goto out;
     if (ftruncate(fd, 0) < 0 || fseek(f, 0, SEEK_SET) < 0 || fwrite(kept, 1, len, f) != len)
         log_warn("cannot record the instance base %s in %s/bases", base, rundir);
 out:
+    if (out)
+        fclose(out);
+    if (old)
+        fclose(old);
     free(kept);
+    free(was);
     fclose(f);
 }
 

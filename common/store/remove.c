@@ -18,24 +18,6 @@
 #include "util/util.h"
 #include "fs/fs.h"
 
-/* Detach every mount stacked on NAME in DIRFD (a pin, or a user's tmpfs instance). */
-int store_unmount_at(int dirfd, const char *name, struct err *e)
-{
-    char p[64];
-
-    for (int i = 0; i < 16 && safe_is_mountpoint_at(dirfd, name); i++) {
-        int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-            return errprintf_errno(e, errno, "cannot open %s to unmount it", name);
-        store_fd_path(fd, p, sizeof(p));
-        int rc = umount2(p, MNT_DETACH);
-        close(fd);
-        if (rc < 0)
-            return errprintf_errno(e, errno, "cannot unmount %s", name);
-    }
-    return 0;
-}
-
 /* The lingering process: its parent exits at once and is reaped, so that the one that stays,
  * init's to reap, leaves no zombie in slurmd. */
 static void linger_child(int nsfd, int ready, int go)
@@ -122,7 +104,7 @@ int store_detach_job_locked(struct instance_store *s, struct trash *t, uint32_t 
     if (jfd >= 0) {
         if (*linger < 0)
             *linger = linger_in(jfd);
-        rc = store_unmount_at(jfd, "ns", e);
+        rc = safe_unmount_at(jfd, "ns", e);
         close(jfd);
     }
     if (store_release_users(s, t, job_id, rc ? NULL : e) < 0)

@@ -107,7 +107,9 @@ int instance_state_write(struct instance_job *job, const struct job_state *st, s
         return errprintf_errno(e, errno, "job %" PRIu32 ": cannot write its state", job->job_id);
     }
     put_state(f, boot, st);
-    if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+    /* No fsync: the rename makes the record appear whole to readers, and a record never has to
+     * survive a crash (one of an earlier boot is the sweep's, whatever it holds). */
+    if (fflush(f) != 0) {
         fclose(f);
         return errprintf_errno(e, errno, "job %" PRIu32 ": cannot write its state", job->job_id);
     }

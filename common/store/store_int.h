@@ -50,9 +50,6 @@ int store_open_id_dir(struct instance_store *s, bool data, const char *sub, cons
 /* The job's pin, JOBFD/ns, opened if it is a mount namespace; -1 with errno ENOENT if not. */
 int store_pin_open_at(int jobfd);
 
-/* Detach every mount stacked on NAME in DIRFD (a pin, or a user's tmpfs instance). */
-int store_unmount_at(int dirfd, const char *name, struct err *e);
-
 /* This boot's id (/proc/sys/kernel/random/boot_id); "" if it cannot be read. */
 void store_read_boot_id(char *buf, size_t size);
 

@@ -88,7 +88,7 @@ static int trash_user_dir(struct instance_store *s, struct trash *t, int users, 
     }
     while ((de = readdir(d)))
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            if (store_unmount_at(dirfd(d), de->d_name, e) < 0)
+            if (safe_unmount_at(dirfd(d), de->d_name, e) < 0)
                 rc = -1;
     closedir(d);
     if (rc == 0)
