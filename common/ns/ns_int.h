@@ -13,8 +13,9 @@
 /* In the calling process: unshare a mount namespace and build R's plan in it (builder.c). */
 int ns_build_here(const struct ns_request *r, struct err *e);
 
-/* Run FN in a forked child (single-threaded, so setns is allowed) and carry its message back.
- * Returns 0, -PIN_LOOP if the child exited with PIN_LOOP, or -1 (pin.c). */
+/* Run FN in a child process (single-threaded, so setns is allowed; it shares the caller's memory
+ * while the caller waits) and carry its message back. Returns 0, -PIN_LOOP if FN returned
+ * -PIN_LOOP, or -1 (pin.c). */
 int ns_run_in_child(int (*fn)(const void *, struct err *), const void *arg, struct err *e);
 
 #endif
