@@ -118,9 +118,9 @@ static void test_login(void)
 
     if (p) {
         ok(p->login.present && strcmp(p->login.profile, "a") == 0, "...its profile");
-        ok(p->login.nexempt_users == 2 && strcmp(p->login.exempt_users[1], "ops") == 0,
+        ok(p->login.exempt_users.count == 2 && strcmp(p->login.exempt_users.names[1], "ops") == 0,
            "...its exempt users");
-        ok(p->login.nexempt_groups == 1 && p->login.private_sessions,
+        ok(p->login.exempt_groups.count == 1 && p->login.private_sessions,
            "...its exempt groups and private sessions");
     }
     policy_free(p);
