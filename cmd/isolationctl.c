@@ -246,8 +246,9 @@ out:
 static bool explain_args_fit(const struct explain_args *a)
 {
     if (a->login && (a->partition || a->profile || a->job_id || a->json)) {
-        fprintf(stderr, "isolationctl: --login takes no --partition, --profile, --job-id or "
-                        "--json: a login session gets the profile of the policy's login: section\n");
+        fprintf(stderr,
+                "isolationctl: --login takes no --partition, --profile, --job-id or "
+                "--json: a login session gets the profile of the policy's login: section\n");
         return false;
     }
     if (!a->login && a->host) {
@@ -343,15 +344,43 @@ static int run_explain_login(struct explain_args *a)
         fprintf(stderr, "isolationctl: %s\n", e.text);
         goto out;
     }
-    if (plan->isolate)
+    if (plan->isolate) {
         print_login_sessions(&ld, id.uid);
-    plan_print_text(plan, a->policy, stdout);
+        plan_print_text(plan, a->policy, stdout);
+    } else {
+        printf("profile: %s\n  no isolation: the session keeps the node's view\n", plan->profile);
+    }
     rc = 0;
 out:
     plan_free(plan);
     policy_free(p);
     diag_list_free(&d);
     return rc;
+}
+
+/* Where the value of explain's option C goes, for the options that only take a string. */
+static const char **explain_field(struct explain_args *a, int c)
+{
+    switch (c) {
+    case 'f':
+        return &a->policy;
+    case 'u':
+        return &a->user;
+    case 'p':
+        return &a->partition;
+    case 'P':
+        return &a->profile;
+    case 'j':
+        return &a->job_id;
+    case 'U':
+        return &a->uid;
+    case 'm':
+        return &a->mem;
+    case 'H':
+        return &a->host;
+    default:
+        return NULL;
+    }
 }
 
 /* Fill A from explain's options; returns -1 to go on, else the exit code. */
@@ -370,16 +399,15 @@ static int parse_explain(int argc, char **argv, struct explain_args *a)
                                          {"host", required_argument, NULL, 'H'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
+    const char **field;
     int c;
 
     while ((c = getopt_long(argc, argv, "f:u:g:p:P:j:U:m:JL:H:h", opts, NULL)) != -1) {
+        if ((field = explain_field(a, c))) {
+            *field = optarg;
+            continue;
+        }
         switch (c) {
-        case 'f':
-            a->policy = optarg;
-            break;
-        case 'u':
-            a->user = optarg;
-            break;
         case 'g':
             free(a->groups);
             a->groups = strdup(optarg);
@@ -388,24 +416,6 @@ static int parse_explain(int argc, char **argv, struct explain_args *a)
         case 'L':
             a->user = optarg;
             a->login = 1;
-            break;
-        case 'H':
-            a->host = optarg;
-            break;
-        case 'p':
-            a->partition = optarg;
-            break;
-        case 'P':
-            a->profile = optarg;
-            break;
-        case 'j':
-            a->job_id = optarg;
-            break;
-        case 'U':
-            a->uid = optarg;
-            break;
-        case 'm':
-            a->mem = optarg;
             break;
         case 'J':
             a->json = 1;

@@ -198,8 +198,8 @@ struct job_login {
  * (private). Login namespaces that no process is left in (their sessions ended without a close:
  * sshd killed) are removed first. *ST gets its record (its env). 0, or -1 with a message; *L
  * (keep it for job_login_close) is set either way. */
-int job_login_open(const struct policy *p, const struct job_login_decision *d, uid_t uid,
-                   gid_t gid, struct job_login *l, struct job_state *st, struct err *e);
+int job_login_open(const struct policy *p, const struct job_login_decision *d, uid_t uid, gid_t gid,
+                   struct job_login *l, struct job_state *st, struct err *e);
 
 /* The session ends: back to the namespace it came from, and the namespace removed with its
  * instances (scope: job; a user's scope: user ones as the store keeps them) once no process is

@@ -111,8 +111,8 @@ static int find_or_build(const struct policy *p, const struct job_request *r, st
     return job_namespace_open(r->job_id, r->uid, st, &why, e);
 }
 
-int job_login_open(const struct policy *p, const struct job_login_decision *d, uid_t uid,
-                   gid_t gid, struct job_login *out, struct job_state *st, struct err *e)
+int job_login_open(const struct policy *p, const struct job_login_decision *d, uid_t uid, gid_t gid,
+                   struct job_login *out, struct job_state *st, struct err *e)
 {
     struct job_request r = {.uid = uid, .gid = gid, .profile = d->on.profile, .login = true};
     int lock, fd, rc = 0;

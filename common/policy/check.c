@@ -62,8 +62,8 @@ static void check_refs(struct ctx *c)
         const struct login_host_group *g = &p->login.host_groups[i];
         if (!g->profile)
             continue;
-        snprintf(where, sizeof(where), "the profile of login: host group %zu (hosts \"%s\")",
-                 i + 1, esc(c, g->hosts ? g->hosts : ""));
+        snprintf(where, sizeof(where), "the profile of login: host group %zu (hosts \"%s\")", i + 1,
+                 esc(c, g->hosts ? g->hosts : ""));
         check_ref(c, g->profile, g->profile_loc, where, true);
     }
     for (size_t i = 0; p->allowed.present && i < p->allowed.count; i++)

@@ -88,8 +88,8 @@ static void read_host_group(struct ctx *c, const struct node *v, struct login_ho
 
 static void read_host_groups(struct ctx *c, const struct node *v, struct login_policy *l)
 {
-    if (!(l->host_groups = want_list(c, v, "host groups ({hosts: ..., profile: ...})",
-                                     sizeof(*l->host_groups))))
+    if (!(l->host_groups =
+              want_list(c, v, "host groups ({hosts: ..., profile: ...})", sizeof(*l->host_groups))))
         return;
     l->nhost_groups = v->nkid;
     for (size_t i = 0; i < v->nkid; i++)
@@ -231,7 +231,8 @@ static int check_ranges(const char *s, const char *end, char *buf, size_t size)
                 return fail(buf, size, "the range \"%.*s\" has no end of 1 to %d digits",
                             (int)(n + 1), s, RANGE_DIGITS);
             if (number(s + n + 1, m) < number(s, n))
-                return fail(buf, size, "the range \"%.*s\" goes down; write the smaller number first",
+                return fail(buf, size,
+                            "the range \"%.*s\" goes down; write the smaller number first",
                             (int)(n + 1 + m), s);
             n += 1 + m;
         }
