@@ -26,6 +26,8 @@ static void usage(FILE *out)
                  "       isolationctl explain [--policy FILE] --user NAME [--groups G1,G2]\n"
                  "                            [--partition P] [--profile X] [--job-id N]\n"
                  "                            [--uid N] [--mem SIZE] [--json]\n"
+                 "       isolationctl explain [--policy FILE] --login NAME [--host HOST]\n"
+                 "                            [--groups G1,G2] [--uid N] [--mem SIZE]\n"
                  "       isolationctl prolog|epilog [--policy FILE]   (Slurm's Prolog/Epilog)\n"
                  "       isolationctl import [--namespace-conf FILE] [--namespace-d DIR]\n"
                  "                           [--fstab-user FILE] [-o FILE]\n"
@@ -75,7 +77,10 @@ struct explain_args {
     const char *uid;
     const char *job_id;
     const char *mem;
+    const char *host; /* --login: the login node; NULL: this host */
     int json;
+    int login; /* --login: a login session of USER, not a job */
+    int groups_given;
 };
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -235,6 +240,149 @@ out:
     return rc;
 }
 
+/* --- explain --login: what a login session gets (pam_isolation mode=login) ------------------- */
+
+/* --login and the job's options do not go together; --host needs --login. */
+static bool explain_args_fit(const struct explain_args *a)
+{
+    if (a->login && (a->partition || a->profile || a->job_id || a->json)) {
+        fprintf(stderr,
+                "isolationctl: --login takes no --partition, --profile, --job-id or "
+                "--json: a login session gets the profile of the policy's login: section\n");
+        return false;
+    }
+    if (!a->login && a->host) {
+        fprintf(stderr, "isolationctl: --host goes with --login NAME (a login session)\n");
+        return false;
+    }
+    return true;
+}
+
+/* Who, on which host, and which part of login: applies there. */
+static void print_login_header(const struct explain_args *a, const struct policy *p,
+                               const struct job_identity *id, const struct job_login_decision *d)
+{
+    char buf[1024];
+
+    printf("login session of user %s (uid %lu), groups ", esc_ctl(buf, sizeof(buf), id->user),
+           (unsigned long)id->uid);
+    for (size_t i = 0; i < id->ngroups; i++)
+        printf("%s%s", i ? "," : "", esc_ctl(buf, sizeof(buf), id->groups[i]));
+    printf("; host %s\n", d->host[0] ? esc_ctl(buf, sizeof(buf), d->host) : "(unknown)");
+    if (d->on.group)
+        printf("login: host group %zu (hosts %s) applies  [%s:%d]\n", d->on.group_index + 1,
+               esc_ctl(buf, sizeof(buf), d->on.group->hosts), a->policy, d->on.group->loc.line);
+    else
+        printf("login: no host group names this host; login:'s own keys apply  [%s:%d]\n",
+               a->policy, p->login.loc.line);
+}
+
+/* The session's namespace: the user's, or its own. */
+static void print_login_sessions(const struct job_login_decision *d, uid_t uid)
+{
+    uint32_t id;
+    struct err e;
+
+    if (d->on.private_sessions)
+        printf("sessions: private (each session its own namespace, store id 0xC0000000 | the "
+               "session's pid)\n");
+    else if (job_login_id(d, uid, 0, &id, &e) == 0)
+        printf("sessions: shared (one namespace for all of the user's sessions, store id %" PRIu32
+               ")\n",
+               id);
+}
+
+/* The decision, as pam_isolation mode=login takes it: from NSS's groups unless --groups. */
+static int decide_login(struct explain_args *a, const struct policy *p, struct job_identity *id,
+                        const char **groups, struct job_login_decision *d)
+{
+    struct passwd *pw = getpwnam(a->user);
+    bool known = pw != NULL;
+    gid_t gid = pw ? pw->pw_gid : 0;
+
+    if (fill_identity(a, id, groups, 1024) < 0)
+        return -1;
+    if (known && !a->groups_given)
+        job_login_decide_nss(p, a->host, a->user, id->uid, gid, d);
+    else
+        job_login_decide(p, a->host, a->user, id->uid, groups, id->ngroups, d);
+    return 0;
+}
+
+static int run_explain_login(struct explain_args *a)
+{
+    struct diag_list d;
+    struct policy *p;
+    struct job_identity id = {0};
+    struct job_login_decision ld;
+    const char *groups[1024];
+    struct plan *plan = NULL;
+    struct err e;
+    int rc = EXIT_INVALID;
+
+    diag_list_init(&d, a->policy);
+    if (!(p = load_or_report(a->policy, &d)))
+        goto out;
+    if (!p->login.present) {
+        fprintf(stderr,
+                "isolationctl: the policy has no login: section, so pam_isolation mode=login "
+                "refuses every session; add one (isolation.yaml(5))\n");
+        goto out;
+    }
+    if (decide_login(a, p, &id, groups, &ld) < 0) {
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    print_login_header(a, p, &id, &ld);
+    if (ld.exempt) {
+        printf("exempt (%s): the session keeps the node's view\n", ld.exempt);
+        rc = 0;
+        goto out;
+    }
+    job_login_id(&ld, id.uid, 0, &id.job_id, &e);
+    if (plan_build(p, ld.on.profile, &id, &plan, &e) < 0) {
+        fprintf(stderr, "isolationctl: %s\n", e.text);
+        goto out;
+    }
+    if (plan->isolate) {
+        print_login_sessions(&ld, id.uid);
+        plan_print_text(plan, a->policy, stdout);
+    } else {
+        printf("profile: %s\n  no isolation: the session keeps the node's view\n", plan->profile);
+    }
+    rc = 0;
+out:
+    plan_free(plan);
+    policy_free(p);
+    diag_list_free(&d);
+    return rc;
+}
+
+/* Where the value of explain's option C goes, for the options that only take a string. */
+static const char **explain_field(struct explain_args *a, int c)
+{
+    switch (c) {
+    case 'f':
+        return &a->policy;
+    case 'u':
+        return &a->user;
+    case 'p':
+        return &a->partition;
+    case 'P':
+        return &a->profile;
+    case 'j':
+        return &a->job_id;
+    case 'U':
+        return &a->uid;
+    case 'm':
+        return &a->mem;
+    case 'H':
+        return &a->host;
+    default:
+        return NULL;
+    }
+}
+
 /* Fill A from explain's options; returns -1 to go on, else the exit code. */
 static int parse_explain(int argc, char **argv, struct explain_args *a)
 {
@@ -247,36 +395,27 @@ static int parse_explain(int argc, char **argv, struct explain_args *a)
                                          {"uid", required_argument, NULL, 'U'},
                                          {"mem", required_argument, NULL, 'm'},
                                          {"json", no_argument, NULL, 'J'},
+                                         {"login", required_argument, NULL, 'L'},
+                                         {"host", required_argument, NULL, 'H'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
+    const char **field;
     int c;
 
-    while ((c = getopt_long(argc, argv, "f:u:g:p:P:j:U:m:Jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:u:g:p:P:j:U:m:JL:H:h", opts, NULL)) != -1) {
+        if ((field = explain_field(a, c))) {
+            *field = optarg;
+            continue;
+        }
         switch (c) {
-        case 'f':
-            a->policy = optarg;
-            break;
-        case 'u':
-            a->user = optarg;
-            break;
         case 'g':
             free(a->groups);
             a->groups = strdup(optarg);
+            a->groups_given = 1;
             break;
-        case 'p':
-            a->partition = optarg;
-            break;
-        case 'P':
-            a->profile = optarg;
-            break;
-        case 'j':
-            a->job_id = optarg;
-            break;
-        case 'U':
-            a->uid = optarg;
-            break;
-        case 'm':
-            a->mem = optarg;
+        case 'L':
+            a->user = optarg;
+            a->login = 1;
             break;
         case 'J':
             a->json = 1;
@@ -301,12 +440,12 @@ static int cmd_explain(int argc, char **argv)
         free(a.groups);
         return rc;
     }
-    if (!a.user || optind != argc) {
+    if (!a.user || optind != argc || !explain_args_fit(&a)) {
         usage(stderr);
         free(a.groups);
         return EXIT_USAGE;
     }
-    rc = run_explain(&a);
+    rc = a.login ? run_explain_login(&a) : run_explain(&a);
     free(a.groups);
     return rc;
 }

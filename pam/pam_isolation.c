@@ -176,6 +176,7 @@ static int join_or_refuse(pam_handle_t *pamh, const struct passwd *pw, const str
 
 static int open_join(pam_handle_t *pamh, const struct args *a, const struct passwd *pw)
 {
+    struct job_login_decision d;
     struct policy *p;
     struct err e;
     uint32_t job_id = 0;
@@ -185,7 +186,8 @@ static int open_join(pam_handle_t *pamh, const struct args *a, const struct pass
         log_error("user %s: %s; the session is refused", pw->pw_name, e.text);
         return PAM_SESSION_ERR;
     }
-    if (job_user_exempt(p, pw->pw_name, pw->pw_uid, pw->pw_gid))
+    job_login_decide_nss(p, NULL, pw->pw_name, pw->pw_uid, pw->pw_gid, &d);
+    if (d.exempt)
         rc = node_view(pw, "exempt (login: exempt_users or exempt_groups)", "");
     else if (session_job(pamh, pw->pw_uid, &job_id, &e) < 0)
         rc = no_job(pw, p, errno, &e);
@@ -206,25 +208,33 @@ static void login_cleanup(pam_handle_t *pamh, void *data, int status)
     free(l);
 }
 
-/* A login session: its namespace under the policy's login: profile (pam_isolation(8)). */
-static int open_login(pam_handle_t *pamh, const struct args *a, const struct passwd *pw)
+/* Why a session of PW keeps the node's view under D, into BUF; NULL if it is isolated. */
+static const char *login_untouched(const struct job_login_decision *d, char *buf, size_t size)
+{
+    if (d->exempt)
+        snprintf(buf, size, "exempt (login: %s%s%s)", d->exempt, d->on.group ? " on host " : "",
+                 d->on.group ? d->host : "");
+    else if (strcmp(d->on.profile, PROFILE_NONE) == 0)
+        snprintf(buf, size, "not isolated (login: profile none%s%s)",
+                 d->on.group ? " on host " : "", d->on.group ? d->host : "");
+    else
+        return NULL;
+    return buf;
+}
+
+/* Enter the session's namespace under D (the host's login: profile), keeping what the close
+ * needs in PAM's data. */
+static int enter_login(pam_handle_t *pamh, const struct policy *p, const struct passwd *pw,
+                       const struct job_login_decision *d)
 {
     struct job_state st = {0};
     struct job_login *l;
-    struct policy *p;
     struct err e;
     int rc = PAM_SUCCESS;
 
-    if (!(p = job_policy_load(a->policy, &e)))
-        return refuse(pw, e.text, "");
-    if (!p->login.present)
-        rc = refuse(pw, "the policy has no login: section", " (mode=login needs one)");
-    else if (strcmp(p->login.profile, "none") == 0 ||
-             job_user_exempt(p, pw->pw_name, pw->pw_uid, pw->pw_gid))
-        rc = node_view(pw, "not isolated (exempt, or login: profile none)", "");
-    else if (!(l = calloc(1, sizeof(*l))))
-        rc = refuse(pw, "out of memory", "");
-    else if (job_login_open(p, pw->pw_name, pw->pw_uid, pw->pw_gid, l, &st, &e) < 0) {
+    if (!(l = calloc(1, sizeof(*l))))
+        return refuse(pw, "out of memory", "");
+    if (job_login_open(p, d, pw->pw_uid, pw->pw_gid, l, &st, &e) < 0) {
         struct err ignored;
         job_login_close(p, l, &ignored);
         login_cleanup(pamh, l, 0);
@@ -239,10 +249,35 @@ static int open_login(pam_handle_t *pamh, const struct args *a, const struct pas
         for (char **v = st.env; v && *v; v++)
             if (pam_putenv(pamh, *v) != PAM_SUCCESS)
                 log_warn("user %s: cannot set %s in the session", pw->pw_name, *v);
-        log_info("user %s: the login session is isolated (profile %s)", pw->pw_name,
-                 p->login.profile);
+        log_info("user %s: the login session is isolated (profile %s%s%s)", pw->pw_name,
+                 d->on.profile, d->on.group ? ", host " : "", d->on.group ? d->host : "");
     }
     job_state_clear(&st);
+    return rc;
+}
+
+/* A login session: its namespace under the policy's login: profile for this host
+ * (pam_isolation(8)). */
+static int open_login(pam_handle_t *pamh, const struct args *a, const struct passwd *pw)
+{
+    struct job_login_decision d;
+    struct policy *p;
+    struct err e;
+    char why[400];
+    const char *untouched;
+    int rc;
+
+    if (!(p = job_policy_load(a->policy, &e)))
+        return refuse(pw, e.text, "");
+    if (!p->login.present) {
+        rc = refuse(pw, "the policy has no login: section", " (mode=login needs one)");
+    } else {
+        job_login_decide_nss(p, NULL, pw->pw_name, pw->pw_uid, pw->pw_gid, &d);
+        if ((untouched = login_untouched(&d, why, sizeof(why))))
+            rc = node_view(pw, untouched, "");
+        else
+            rc = enter_login(pamh, p, pw, &d);
+    }
     policy_free(p);
     return rc;
 }

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Golden files for isolationctl explain: what each user of the fstab_user example gets, the
-# /home-hiding profile, disk polydirs with a size (a quota), JSON, and refusals. Each case: its arguments, its expected output
-# (stdout then stderr) in t/expected/explain-NAME.out, and its exit status on the first line.
+# /home-hiding profile, disk polydirs with a size (a quota), JSON, and refusals; and with --login,
+# what a login session gets on each host of a login: section with host groups. Each case: its
+# arguments, its expected output (stdout then stderr) in t/expected/explain-NAME.out, and its exit
+# status on the first line.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/t/lib/tap.sh"
 
@@ -24,6 +26,19 @@ cases=(
     "unknown-user|--user nosuchuser-xyz $id"
     "disk-size|--user alice --uid 1001 --groups alice --partition debug --profile quota $id"
     "disk-size-json|--user alice --uid 1001 --groups alice --partition debug --profile quota --json $id"
+)
+login="--policy t/fixtures/explain-login.yaml --uid 1001"
+cases+=(
+    "login-host-group|$login --login alice --groups alice,A --host login3"
+    "login-no-host-group|$login --login alice --groups alice,A --host login9"
+    "login-hostlist-none|$login --login alice --groups alice,A --host transfer02"
+    "login-exempt-group|$login --login alice --groups alice,staff --host login6"
+    "login-not-exempt-there|$login --login alice --groups alice,staff --host login2"
+    "login-exempt-user|$login --login admin --groups admin --host login2"
+    "login-root|$login --login root --uid 0 --groups root --host login2"
+    "login-no-section|--login alice --uid 1001 --groups alice --host login1"
+    "login-with-partition|$login --login alice --groups alice --partition debug"
+    "host-without-login|--user alice --uid 1001 --groups alice --host login1"
 )
 
 for c in "${cases[@]}"; do

@@ -4,7 +4,9 @@
 # users in different groups see a private /tmp, their own group's project mounts and not the
 # hidden tree; a second session of a user shares the first one's namespace (sessions: shared) and
 # so its instances; when the last session ends the namespace and its per-session instances go;
-# an exempt user keeps the node's view.
+# a user the host group of this host exempts keeps the node's view (a group naming other hosts
+# changes nothing here); a session whose sshd is killed (no close runs) leaves its namespace
+# behind, and the next login removes it.
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/t/lib/tap.sh"
 . "$top_srcdir/t/lib/cluster.sh"
@@ -16,11 +18,18 @@ reason=$(sshd_can_run) || skip_all "$reason"
 pam=${ISO_PAM:-$top_builddir/.libs/pam_isolation.so}
 [ -f "$pam" ] || skip_all "pam_isolation.so is not built ($pam)"
 
+host=$(hostname)
+host=${host%%.*}
+case $host in *[!A-Za-z0-9_-]* | '') skip_all "this host's name \"$host\" cannot be written in a hostlist" ;; esac
 policy='version: 1
 instance_base: @CLUSTER_DIR@/isolation
 default_profile: strict
 allowed_profiles: [strict]
-login: {profile: login, exempt_users: [isoC]}
+login:
+  profile: login
+  host_groups:
+    - {hosts: "elsewhere[1-4]", profile: none}
+    - {hosts: "'"$host"'", exempt_users: [isoC]}
 profiles:
   strict:
     polydirs:
@@ -86,8 +95,59 @@ wait_for 30 eval '[ -z "$(login_jobs)" ]'
 is "$(login_jobs)" "" "when the last session ends, the namespace and its per-session instances go"
 
 out=$(ssh_as isoC "readlink /proc/self/ns/mnt; ls -A $dir/private")
-ok $(grep -qxF "$hostns" <<<"$out"; echo $?) "an exempt user's login keeps the node's view"
+ok $(grep -qxF "$hostns" <<<"$out"; echo $?) \
+    "a user this host's host group exempts (login: itself exempts no one) keeps the node's view"
 like "$out" '^A$' "...and sees the node's tree"
+
+# A session whose sshd dies runs no close: its namespace stays (nothing is left in it), until the
+# next login, of any user, removes it.
+descendants() {
+    local p
+    for p in $(ps -o pid= --ppid "$1"); do
+        echo "$p"
+        descendants "$p"
+    done
+}
+in_ns() {
+    local f
+    for f in /proc/[0-9]*/ns/mnt; do
+        [ "$(readlink "$f" 2>/dev/null)" = "$1" ] && { f=${f#/proc/}; echo "${f%%/*}"; }
+    done
+}
+all_gone() {
+    local p
+    for p; do kill -0 "$p" 2>/dev/null && return 1; done
+    return 0
+}
+idA=$((0x80000000 | $(id -u isoA)))
+rm -f "/home/isoA/ns.$n"
+ssh_as isoA "readlink /proc/self/ns/mnt >ns.$n.new && mv ns.$n.new ns.$n; sleep 600" >/dev/null &
+client=$!
+wait_for 60 test -s "/home/isoA/ns.$n" || diag "isoA's session did not start"
+ns=$(cat "/home/isoA/ns.$n" 2>/dev/null)
+# The session's sshd processes (below our sshd), and whatever else is in its namespace.
+pids=$( (descendants "$SSHD_PID"; [ -n "$ns" ] && in_ns "$ns") | sort -u)
+ok $([ -n "$ns" ] && [ -n "$pids" ]; echo $?) "isoA's session runs: its sshd and shell are found"
+# shellcheck disable=SC2086 # pids are words
+kill -KILL $pids 2>/dev/null
+# shellcheck disable=SC2086
+wait_for 30 all_gone $pids || diag "processes left: $pids"
+wait "$client" 2>/dev/null
+ok $([ -z "$ns" ] || [ -z "$(in_ns "$ns")" ]; echo $?) "...then killed: no process is left in its namespace"
+ok $([ -e "$ISO_BASE/job/$idA" ]; echo $?) "...which, without a close, stays, with its /tmp instance"
+out=$(ssh_as isoB "echo in")
+like "$out" '^in$' "the next login (isoB's) works"
+wait_for 30 eval '[ ! -e "$ISO_BASE/job/$idA" ]'
+ok $([ ! -e "$ISO_BASE/job/$idA" ]; echo $?) "...and has removed what isoA's killed session left"
+if [ -n "${SYSLOG_FILE:-}" ]; then
+    wait_for 10 grep -q "removing job $idA .*no process is left in its namespace" "$SYSLOG_FILE"
+    like "$(cat "$SYSLOG_FILE")" "removing job $idA .*no process is left in its namespace" \
+        "...and says so in syslog"
+else
+    skip "no stand-in syslog here (this machine has its own)"
+fi
+wait_for 30 eval '[ -z "$(login_jobs)" ]'
+is "$(login_jobs)" "" "after isoB's logout no login namespace is left"
 
 wait_for 30 eval '[ -z "$(mounts_under "$ISO_BASE/job")" ]'
 is "$(mounts_under "$ISO_BASE/job")" "" "nothing is left mounted after the logouts"

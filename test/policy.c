@@ -118,9 +118,9 @@ static void test_login(void)
 
     if (p) {
         ok(p->login.present && strcmp(p->login.profile, "a") == 0, "...its profile");
-        ok(p->login.nexempt_users == 2 && strcmp(p->login.exempt_users[1], "ops") == 0,
+        ok(p->login.exempt_users.count == 2 && strcmp(p->login.exempt_users.names[1], "ops") == 0,
            "...its exempt users");
-        ok(p->login.nexempt_groups == 1 && p->login.private_sessions,
+        ok(p->login.exempt_groups.count == 1 && p->login.private_sessions,
            "...its exempt groups and private sessions");
     }
     policy_free(p);
@@ -140,6 +140,138 @@ static void test_login(void)
             "a misspelt login: key");
     refused(HEAD "login: {profile: a, exempt_users: [\"a b\"]}\nprofiles: {a: {}}\n",
             "t.yaml:3:36: bad name \"a b\" in the user names", "a user name with a space");
+}
+
+/* hostlists as login: host_groups take them: Slurm's ranges, "*", several names. */
+static void test_hostlists(void)
+{
+    static const struct {
+        const char *list, *host;
+        bool match;
+    } cases[] = {
+        {"login1", "login1", true},           {"login1", "login2", false},
+        {"login1", "LOGIN1", true},           {"login1", "login10", false},
+        {"login[1-4]", "login3", true},       {"login[1-4]", "login5", false},
+        {"login[1-4]", "login", false},       {"login[1-4]", "login03", false},
+        {"login[01-16]", "login07", true},    {"login[01-16]", "login7", false},
+        {"login[8-12]", "login10", true},     {"login[8-12]", "login08", false},
+        {"login[1-2,7]", "login7", true},     {"login[1-2,7]", "login5", false},
+        {"r[1-2]n[01-04]", "r2n03", true},    {"r[1-2]n[01-04]", "r3n03", false},
+        {"n[1-2]0", "n10", true},             {"n[1-2]0", "n1", false},
+        {"dtn*", "dtn", true},                {"dtn*", "dtn-a", true},
+        {"dtn*", "xdtn", false},              {"*-gpu", "login1-gpu", true},
+        {"a,login[1-4],b", "login4", true},   {"a,login[1-4],b", "b", true},
+        {"a,login[1-4],b", "c", false},       {"*", "", false},
+        {"login[1-4", "login1", false},       {"login1.example.org", "login1", false},
+        {"login[0-999999999]", "login123456789", true},
+        {"*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ok(hostlist_match(cases[i].list, cases[i].host) == cases[i].match,
+           "hostlist \"%s\" %s \"%s\"", cases[i].list, cases[i].match ? "has" : "has not",
+           cases[i].host);
+}
+
+#define LOGIN_HOSTS                                                                                \
+    HEAD "login:\n"                                                                                \
+         "  profile: a\n"                                                                          \
+         "  exempt_users: [admin]\n"                                                               \
+         "  host_groups:\n"                                                                        \
+         "    - {hosts: \"login[1-2]\", profile: b, sessions: private}\n"                          \
+         "    - {hosts: [dtn1, \"dtn[3-4]\"], profile: none, exempt_users: [mover]}\n"             \
+         "    - hosts: \"login*\"\n"                                                               \
+         "      exempt_groups: [staff]\n"                                                          \
+         "profiles: {a: {}, b: {}}\n"
+
+/* login: host_groups: the first that names the host wins, the login: keys fill in the rest. */
+static void test_login_hosts(void)
+{
+    struct policy *p = accepted(LOGIN_HOSTS, "", "login: host_groups");
+    struct login_choice c;
+    const char *staff[] = {"users", "staff"};
+
+    if (!p)
+        return;
+    ok(p->login.nhost_groups == 3 && strcmp(p->login.host_groups[1].hosts, "dtn1,dtn[3-4]") == 0,
+       "...three host groups; a list of hostlists is joined");
+    policy_login_choose(p, "login2", &c);
+    ok(c.group == &p->login.host_groups[0] && strcmp(c.profile, "b") == 0 && c.private_sessions,
+       "login2: the first group's profile and sessions");
+    ok(login_choice_exempt(&c, "admin", NULL, 0) && !login_choice_exempt(&c, "mover", NULL, 0),
+       "...and login:'s exempt users");
+    policy_login_choose(p, "dtn4", &c);
+    ok(c.group_index == 1 && strcmp(c.profile, "none") == 0 && !c.private_sessions,
+       "dtn4: the second group");
+    ok(!login_choice_exempt(&c, "admin", NULL, 0) && login_choice_exempt(&c, "mover", NULL, 0),
+       "...whose exempt_users replace login:'s");
+    policy_login_choose(p, "login7", &c);
+    ok(c.group_index == 2 && strcmp(c.profile, "a") == 0, "login7: the third group, login:'s profile");
+    is_str(login_choice_exempt(&c, "bob", staff, 2), "exempt_groups", "...its exempt_groups");
+    is_str(login_choice_exempt(&c, "admin", staff, 1), "exempt_users", "...and login:'s users");
+    policy_login_choose(p, "node1", &c);
+    ok(!c.group && strcmp(c.profile, "a") == 0 && !c.private_sessions &&
+           !login_choice_exempt(&c, "bob", staff, 2),
+       "node1: no group names it: login:'s own keys");
+    policy_login_choose(p, "", &c);
+    ok(!c.group, "an unknown host name: no group");
+    policy_free(p);
+}
+
+/* What is wrong with a host group is said where it is written, with the fix. */
+static void test_login_hosts_errors(void)
+{
+    static const struct {
+        const char *group, *want;
+    } cases[] = {
+        {"{profile: a}",
+         "t.yaml:3:35: this login: host group has no hosts; write hosts: \"login[1-4]\" (the short "
+         "host names it is for)"},
+        {"{hosts: \"login[1-4\"}",
+         "t.yaml:3:43: bad hosts \"login[1-4\": \"[\" is not closed; write a range such as "
+         "login[1-4]"},
+        {"{hosts: \"login[4-1]\"}",
+         "t.yaml:3:43: bad hosts \"login[4-1]\": the range \"4-1\" goes down; write the smaller "
+         "number first"},
+        {"{hosts: \"login[a-b]\"}",
+         "t.yaml:3:43: bad hosts \"login[a-b]\": a range in [...] is N or N-M with numbers of 1 "
+         "to 9 digits; write login[1-4] or login[01-16,20]"},
+        {"{hosts: \"login1,,login2\"}",
+         "t.yaml:3:43: bad hosts \"login1,,login2\": it has an empty name; write names separated "
+         "by single commas, as login[1-4],dtn1"},
+        {"{hosts: \"login1, login2\"}",
+         "t.yaml:3:43: bad hosts \"login1, login2\": it has a space; write login1,login2 without "
+         "spaces, or a list"},
+        {"{hosts: login1.example.org}",
+         "t.yaml:3:43: bad hosts \"login1.example.org\": host names here are short ones, without "
+         "the domain; write login1, not login1.example.org"},
+        {"{hosts: \"login]\"}",
+         "t.yaml:3:43: bad hosts \"login]\": \"]\" without \"[\"; write a range such as login[1-4]"},
+        {"{hosts: \"log@in\"}",
+         "t.yaml:3:43: bad hosts \"log@in\": \"@\" is not in host names (letters, digits, \"-\" "
+         "and \"_\"; \"*\" and [ranges] match them)"},
+        {"{hosts: []}", "t.yaml:3:43: hosts is empty; write hosts: \"login[1-4]\""},
+        {"{hosts: login1, profile: c}",
+         "t.yaml:3:60: unknown profile \"c\" in the profile of login: host group 1 (hosts "
+         "\"login1\"); define it under profiles:, or write none for no isolation"},
+        {"{hosts: login1, profil: b}", "t.yaml:3:51: unknown key \"profil\" (did you mean \"profile\"?)"},
+        {"{hosts: login1, sessions: privat}",
+         "t.yaml:3:61: unknown sessions \"privat\" (did you mean \"private\"?)"},
+        {"login1",
+         "t.yaml:3:35: expected a mapping with hosts and what it changes (profile, exempt_users, "
+         "exempt_groups, sessions), got \"login1\""},
+    };
+    char text[512], what[600];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text), HEAD "login: {profile: a, host_groups: [%s]}\nprofiles: {a: {}, b: {}}\n",
+                 cases[i].group);
+        snprintf(what, sizeof(what), "host group %s", cases[i].group);
+        refused(text, cases[i].want, what);
+    }
+    refused(HEAD "login: {profile: a, host_groups: {hosts: login1}}\nprofiles: {a: {}}\n",
+            "t.yaml:3:34: expected a list of host groups ({hosts: ..., profile: ...}), got a mapping",
+            "host_groups that is not a list");
 }
 
 static void test_defaults(void)
@@ -1146,7 +1278,8 @@ static void test_lint(void)
            "t.yaml:10:78: warning: user \"nosuchuser-xyz\" is not known on this host; check the "
            "name, or ignore this on hosts that do not see the cluster's users\n"
            "t.yaml:12:3: warning: profile \"unused\" is not allowed anywhere: no allowed_profiles "
-           "lists it and no allowed profile inherits from it; allow it or remove it\n",
+           "lists it, login: does not give it, and no allowed profile inherits from it; allow it "
+           "or remove it\n",
            "lint: unknown names once each, missing paths, unused profiles; parents and %%-paths "
            "are fine");
     free(buf);
@@ -1248,5 +1381,8 @@ int main(void)
     test_lint_clean();
     test_large();
     test_login();
+    test_hostlists();
+    test_login_hosts();
+    test_login_hosts_errors();
     return done_testing();
 }

@@ -172,20 +172,41 @@ int job_user_namespace(uid_t uid, uint32_t *job_id, struct err *e);
 
 /* --- login sessions (pam_isolation mode=login) ---------------------------------------------- */
 
-/* Whether USER's sessions (mode=login, and ssh sessions mode=join would join to a job) are left
- * alone: root, login: exempt_users, or a member of its exempt_groups (a user whose groups cannot
- * be read is isolated). */
-bool job_user_exempt(const struct policy *p, const char *user, uid_t uid, gid_t gid);
+/* What the login: section gives a session of a user on a host (pam_isolation mode=login; the
+ * exempt users of mode=join; isolationctl explain --login). */
+struct job_login_decision {
+    char host[256];         /* the host decided for ("" when its name is unknown) */
+    struct login_choice on; /* the login: settings of the host (policy_login_choose) */
+    const char *exempt;     /* why the session keeps the node's view untouched: "root",
+                             * "exempt_users" or "exempt_groups"; NULL: login: on decides */
+};
+
+/* Decide for USER (UID), whose groups are the names GROUPS, on HOST (NULL or "": this host's
+ * short name). */
+void job_login_decide(const struct policy *p, const char *host, const char *user, uid_t uid,
+                      const char *const *groups, size_t ngroups, struct job_login_decision *d);
+
+/* The same with the user's groups from NSS (GID first): what a session gets. A user whose groups
+ * cannot be read is not exempt by group (isolated: the safe answer). */
+void job_login_decide_nss(const struct policy *p, const char *host, const char *user, uid_t uid,
+                          gid_t gid, struct job_login_decision *d);
+
+/* The store id of a login session of UID opened by process PID under D: the user's
+ * (0x80000000 | UID) or, with sessions: private, the session's own (0xC0000000 | PID). */
+int job_login_id(const struct job_login_decision *d, uid_t uid, pid_t pid, uint32_t *id,
+                 struct err *e);
 
 struct job_login {
     uint32_t id;   /* the session's namespace in the store */
     int host_nsfd; /* the namespace the session came from; -1: none entered */
 };
 
-/* Put the calling process (a login session) in its namespace under P's login: profile, found or
- * built: the user's (sessions: shared) or its own (private). *ST gets its record (its env).
- * 0, or -1 with a message; *L (keep it for job_login_close) is set either way. */
-int job_login_open(const struct policy *p, const char *user, uid_t uid, gid_t gid,
+/* Put the calling process (a login session of UID, GID, not exempt, whose profile D->on.profile
+ * is not none) in its namespace, found or built: the user's (sessions: shared) or its own
+ * (private). Login namespaces that no process is left in (their sessions ended without a close:
+ * sshd killed) are removed first. *ST gets its record (its env). 0, or -1 with a message; *L
+ * (keep it for job_login_close) is set either way. */
+int job_login_open(const struct policy *p, const struct job_login_decision *d, uid_t uid, gid_t gid,
                    struct job_login *l, struct job_state *st, struct err *e);
 
 /* The session ends: back to the namespace it came from, and the namespace removed with its

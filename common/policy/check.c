@@ -58,6 +58,14 @@ static void check_refs(struct ctx *c)
         check_ref(c, p->default_profile, p->default_loc, "default_profile", true);
     if (p->login.profile)
         check_ref(c, p->login.profile, p->login.profile_loc, "login: profile", true);
+    for (size_t i = 0; i < p->login.nhost_groups; i++) {
+        const struct login_host_group *g = &p->login.host_groups[i];
+        if (!g->profile)
+            continue;
+        snprintf(where, sizeof(where), "the profile of login: host group %zu (hosts \"%s\")", i + 1,
+                 esc(c, g->hosts ? g->hosts : ""));
+        check_ref(c, g->profile, g->profile_loc, where, true);
+    }
     for (size_t i = 0; p->allowed.present && i < p->allowed.count; i++)
         check_ref(c, p->allowed.names[i], p->allowed.locs[i], "allowed_profiles", true);
     for (size_t i = 0; i < p->npartitions; i++) {

@@ -78,11 +78,23 @@ static void lint_names(const struct policy *p, struct diag_list *d, bool group)
     free(v);
 }
 
-/* Allowed by the global list (the default alone when absent) or by a partition. */
+/* The profile of login sessions, on some host (login: or one of its host_groups). */
+static bool login_profile(const struct policy *p, const char *name)
+{
+    if (p->login.profile && !strcmp(p->login.profile, name))
+        return true;
+    for (size_t i = 0; i < p->login.nhost_groups; i++)
+        if (p->login.host_groups[i].profile && !strcmp(p->login.host_groups[i].profile, name))
+            return true;
+    return false;
+}
+
+/* Allowed by the global list (the default alone when absent) or by a partition, or given to
+ * login sessions. */
 static bool allowed_somewhere(const struct policy *p, const char *name)
 {
     if (name_list_has(&p->allowed, name) ||
-        (p->default_profile && !strcmp(p->default_profile, name)))
+        (p->default_profile && !strcmp(p->default_profile, name)) || login_profile(p, name))
         return true;
     for (size_t i = 0; i < p->npartitions; i++)
         if (name_list_has(&p->partitions[i].allowed, name) ||
@@ -111,8 +123,9 @@ static void lint_unused_profiles(const struct policy *p, struct diag_list *d)
     for (size_t i = 0; i < p->nprofiles; i++)
         if (!used[i])
             diag_add(d, DIAG_WARNING, p->profiles[i].loc.line, p->profiles[i].loc.col,
-                     "profile \"%s\" is not allowed anywhere: no allowed_profiles lists it and "
-                     "no allowed profile inherits from it; allow it or remove it",
+                     "profile \"%s\" is not allowed anywhere: no allowed_profiles lists it, "
+                     "login: does not give it, and no allowed profile inherits from it; allow it "
+                     "or remove it",
                      p->profiles[i].name);
     free(used);
 }

@@ -10,7 +10,7 @@
 
 const char *const mount_type_names[] = {"bind", "symlink", "tmpfs", "dir", NULL};
 
-static void name_list_free(struct name_list *l)
+void name_list_free(struct name_list *l)
 {
     for (size_t i = 0; i < l->count; i++)
         free(l->names[i]);

@@ -118,17 +118,30 @@ struct partition {
     struct loc loc;
 };
 
+/* One entry of login: host_groups: the hosts it is for (a Slurm hostlist: "login[1-4],dtn*"),
+ * and the login: keys it sets for them; what it does not set comes from login: itself. */
+struct login_host_group {
+    char *hosts; /* as written (a YAML list is joined with commas) */
+    struct loc hosts_loc;
+    char *profile; /* NULL: login:'s */
+    struct loc profile_loc;
+    struct name_list exempt_users;  /* !present: login:'s */
+    struct name_list exempt_groups; /* !present: login:'s */
+    int sessions;                   /* -1: login:'s; 0 shared; 1 private */
+    struct loc loc;
+};
+
 /* login: (pam_isolation mode=login): the profile of every login session, who is exempt, and
- * whether a user's sessions share one namespace. */
+ * whether a user's sessions share one namespace; host_groups change these on some hosts. */
 struct login_policy {
     bool present;
     char *profile; /* NULL only when !present */
     struct loc profile_loc;
-    char **exempt_users;
-    size_t nexempt_users;
-    char **exempt_groups;
-    size_t nexempt_groups;
+    struct name_list exempt_users;
+    struct name_list exempt_groups;
     bool private_sessions; /* sessions: private; else shared */
+    struct login_host_group *host_groups;
+    size_t nhost_groups;
     struct loc loc;
 };
 
@@ -182,6 +195,36 @@ const struct profile *policy_profile(const struct policy *p, const char *name);
 /* Whether NAME is in the list L. */
 bool name_list_has(const struct name_list *l, const char *name);
 const struct partition *policy_partition(const struct policy *p, const char *name);
+
+/* --- login: on one host (isolation.yaml(5): "host_groups") ------------------------------------ */
+
+/* What login: gives the sessions of one host: the first of its host_groups whose hosts name the
+ * host, with login:'s own keys for what that group does not set. Points into the policy. */
+struct login_choice {
+    const char *profile; /* NULL when the policy has no login: section */
+    const struct name_list *exempt_users;
+    const struct name_list *exempt_groups;
+    bool private_sessions;
+    const struct login_host_group *group; /* NULL: no host group names the host */
+    size_t group_index;                   /* of GROUP in host_groups, when set */
+};
+
+/* The login: settings of HOST (a short host name; "" matches no host group). */
+void policy_login_choose(const struct policy *p, const char *host, struct login_choice *out);
+
+/* Why USER, whose groups are GROUPS (names), is exempt under C: "exempt_users" or
+ * "exempt_groups"; NULL when the user is not. (Root is the caller's to exempt.) */
+const char *login_choice_exempt(const struct login_choice *c, const char *user,
+                                const char *const *groups, size_t ngroups);
+
+/* Whether HOST is one of the hosts of LIST, a hostlist as host_groups take it: names separated
+ * by commas, each with ranges in brackets ("login[1-4,7]", "r[1-2]n[01-16]", zero-padded as
+ * written) and "*" for any run of characters; letters match in either case. A list that is not
+ * valid matches nothing. */
+bool hostlist_match(const char *list, const char *host);
+
+/* Why LIST is not a valid hostlist, into BUF (and 0 if it is): -1 with a message naming the fix. */
+int hostlist_check(const char *list, char *buf, size_t size);
 
 /* The effective content of a profile after inheritance (isolation.yaml(5), "Inheritance"):
  * the child's polydirs replace the parent's with the same path and add the others; its mounts

@@ -151,6 +151,10 @@ void read_profiles(struct ctx *c, const struct node *v);
 /* login: (login.c). */
 void read_login(struct ctx *c, const struct node *v);
 void login_free(struct login_policy *l);
+/* login: host_groups' hosts: a hostlist, or a list of them (joined with commas); NULL after
+ * reporting what is wrong with it. */
+char *read_hostlist(struct ctx *c, const struct node *v);
+void name_list_free(struct name_list *l);
 /* KEY belongs inside a profile. */
 bool is_profile_key(const char *key);
 void read_mounts(struct ctx *c, const struct node *v, struct profile *pr);

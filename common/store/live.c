@@ -110,47 +110,90 @@ static int holder_alive(int jobfd)
     return now == start;
 }
 
-/* Whether the process /proc/PID, or one of its threads (its leader may have exited while the
- * others run), is in the namespace PIN. */
-static bool proc_in_ns(const char *pid, const struct stat *pin)
+/* Whether NS is one of the N namespaces PINS; mark it in USED. */
+static void mark_ns(const struct stat *ns, const struct stat *pins, size_t n, bool *used)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ns->st_ino == pins[i].st_ino && ns->st_dev == pins[i].st_dev)
+            used[i] = true;
+}
+
+/* Mark in USED the namespaces of PINS that the process /proc/PID, or one of its threads (its
+ * leader may have exited while the others run), is in. */
+static void proc_mark(const char *pid, const struct stat *pins, size_t n, bool *used)
 {
     char path[600];
     struct stat ns;
     DIR *d;
     struct dirent *de;
-    bool in = false;
 
     snprintf(path, sizeof(path), "/proc/%s/ns/mnt", pid);
-    if (stat(path, &ns) == 0)
-        return ns.st_ino == pin->st_ino && ns.st_dev == pin->st_dev;
+    if (stat(path, &ns) == 0) {
+        mark_ns(&ns, pins, n, used);
+        return;
+    }
     snprintf(path, sizeof(path), "/proc/%s/task", pid);
     if (!(d = opendir(path)))
-        return false;
-    while (!in && (de = readdir(d))) {
+        return;
+    while ((de = readdir(d))) {
         snprintf(path, sizeof(path), "/proc/%s/task/%s/ns/mnt", pid, de->d_name);
-        in = isdigit((unsigned char)de->d_name[0]) && stat(path, &ns) == 0 &&
-             ns.st_ino == pin->st_ino && ns.st_dev == pin->st_dev;
+        if (isdigit((unsigned char)de->d_name[0]) && stat(path, &ns) == 0)
+            mark_ns(&ns, pins, n, used);
     }
     closedir(d);
-    return in;
+}
+
+/* Which of the N namespaces PINS some process is in (USED); all of them when it cannot be told.
+ * One pass over /proc, whatever N. */
+static void pins_in_use(const struct stat *pins, size_t n, bool *used)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+
+    for (size_t i = 0; i < n; i++)
+        used[i] = !d;
+    while (d && (de = readdir(d)))
+        if (isdigit((unsigned char)de->d_name[0]))
+            proc_mark(de->d_name, pins, n, used);
+    if (d)
+        closedir(d);
 }
 
 /* Whether any process is in the mount namespace pinned at JOBFD/ns; true when it cannot be told. */
 static bool ns_in_use(int jobfd)
 {
     struct stat pin;
-    DIR *d;
-    struct dirent *de;
-    bool used = false;
+    bool used;
 
     if (fstatat(jobfd, "ns", &pin, AT_SYMLINK_NOFOLLOW) < 0)
         return errno != ENOENT;
-    if (!(d = opendir("/proc")))
-        return true;
-    while (!used && (de = readdir(d)))
-        used = isdigit((unsigned char)de->d_name[0]) && proc_in_ns(de->d_name, &pin);
-    closedir(d);
+    pins_in_use(&pin, 1, &used);
     return used;
+}
+
+void store_jobs_in_use(const int *jobfds, size_t n, bool *used)
+{
+    struct stat *pins = calloc(n + 1, sizeof(*pins));
+    size_t *of = calloc(n + 1, sizeof(*of)); /* the job of each pin */
+    bool *pin_used = calloc(n + 1, sizeof(*pin_used));
+    size_t npins = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        used[i] = true;
+        if (!pins || !of || !pin_used || holder_alive(jobfds[i]) == 1)
+            continue;
+        if (fstatat(jobfds[i], "ns", &pins[npins], AT_SYMLINK_NOFOLLOW) == 0)
+            of[npins++] = i;
+        else if (errno == ENOENT)
+            used[i] = false;
+    }
+    if (npins)
+        pins_in_use(pins, npins, pin_used);
+    for (size_t k = 0; k < npins; k++)
+        used[of[k]] = pin_used[k];
+    free(pins);
+    free(of);
+    free(pin_used);
 }
 
 int store_job_alive(int jobfd)

@@ -187,6 +187,15 @@ int instance_job_hold(struct instance_store *s, uint32_t job_id, pid_t pid, stru
  * wait for what others left); failures are then logged, not returned. */
 int instance_sweep(struct instance_store *s, bool detach, struct err *e);
 
+/* Remove the jobs PICK chooses (by id) that are not in use: their holder is gone (or none was
+ * recorded) and no process is in their namespace (or they have none). For jobs that nothing enters
+ * but under a lock the caller holds (login sessions, under the login lock), since one entered
+ * between the check and the removal would be torn down under its process. One pass over /proc
+ * for all of them; the records go under the store lock, the files as instance_sweep removes
+ * them (DETACH: by a detached process). Returns the number removed, or -1 with a message. */
+int instance_sweep_unused(struct instance_store *s, bool (*pick)(uint32_t job_id, void *arg),
+                          void *arg, bool detach, struct err *e);
+
 /* Whether SECONDS have passed since the last call that returned true (prologs sweep at most
  * that often). */
 bool instance_sweep_due(struct instance_store *s, int seconds);

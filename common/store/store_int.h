@@ -102,4 +102,9 @@ int store_detach_job_locked(struct instance_store *s, struct trash *t, uint32_t 
  * extern step recorded: Slurm was not configured with PrologFlags=Contain). */
 int store_job_alive(int jobfd);
 
+/* For each of the N open job records JOBFDS, whether the job is in use (USED): its holder lives,
+ * or a process is in its namespace; a record without a pin whose holder is gone or was never
+ * recorded is not; true when it cannot be told. One pass over /proc for all of them (live.c). */
+void store_jobs_in_use(const int *jobfds, size_t n, bool *used);
+
 #endif

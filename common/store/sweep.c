@@ -206,3 +206,97 @@ bool instance_sweep_due(struct instance_store *s, int seconds)
     }
     return true;
 }
+
+/* The ids of the jobs a sweep of unused jobs looks at. */
+struct picked {
+    bool (*pick)(uint32_t job_id, void *arg);
+    void *arg;
+    uint32_t *ids;
+    size_t n, cap;
+    bool oom;
+};
+
+static void pick_one(uint32_t job_id, void *arg)
+{
+    struct picked *p = arg;
+    uint32_t *ids;
+
+    if (p->oom || !p->pick(job_id, p->arg))
+        return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        if (!(ids = realloc(p->ids, cap * sizeof(*ids)))) {
+            p->oom = true;
+            return;
+        }
+        p->ids = ids;
+        p->cap = cap;
+    }
+    p->ids[p->n++] = job_id;
+}
+
+/* Which of the picked jobs are in use (USED), their records opened for one pass over /proc; a
+ * record gone meanwhile counts as used (there is nothing left to remove). */
+static void picked_in_use(struct instance_store *s, const struct picked *p, bool *used)
+{
+    struct instance_job job;
+    int *fds = calloc(p->n + 1, sizeof(*fds));
+    size_t *of = calloc(p->n + 1, sizeof(*of));
+    bool *open_used = calloc(p->n + 1, sizeof(*open_used));
+    size_t n = 0;
+
+    for (size_t i = 0; i < p->n; i++) {
+        used[i] = true;
+        if (fds && of && open_used && instance_job_open(s, p->ids[i], false, &job, NULL) == 0) {
+            fds[n] = job.dirfd;
+            of[n++] = i;
+        }
+    }
+    store_jobs_in_use(fds, n, open_used);
+    for (size_t k = 0; k < n; k++) {
+        used[of[k]] = open_used[k];
+        close(fds[k]);
+    }
+    free(fds);
+    free(of);
+    free(open_used);
+}
+
+int instance_sweep_unused(struct instance_store *s, bool (*pick)(uint32_t job_id, void *arg),
+                          void *arg, bool detach, struct err *e)
+{
+    struct picked p = {.pick = pick, .arg = arg};
+    struct trash t = {0};
+    bool *used = NULL;
+    int linger = -1, removed = 0, rc = 0;
+    size_t unused = 0;
+
+    if (instance_job_ids(s, pick_one, &p, e) < 0)
+        return -1;
+    if (p.oom || !(used = calloc(p.n + 1, sizeof(*used)))) {
+        free(p.ids);
+        return errprintf(e, "out of memory");
+    }
+    picked_in_use(s, &p, used);
+    for (size_t i = 0; i < p.n; i++)
+        unused += !used[i];
+    if (unused && instance_store_lock(s, e) < 0)
+        rc = -1;
+    else if (unused) {
+        for (size_t i = 0; i < p.n; i++) {
+            if (used[i])
+                continue;
+            log_warn("removing job %" PRIu32 " (0x%08" PRIx32 "): no process is left in its "
+                     "namespace",
+                     p.ids[i], p.ids[i]);
+            if (store_detach_job_locked(s, &t, p.ids[i], &linger, rc ? NULL : e) < 0)
+                rc = -1;
+            else
+                removed++;
+        }
+        rc = trash_finish(s, &t, detach, linger, rc, e);
+    }
+    free(used);
+    free(p.ids);
+    return rc < 0 ? -1 : removed;
+}
