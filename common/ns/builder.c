@@ -439,7 +439,11 @@ int ns_build_here(const struct ns_request *r, struct err *e)
 {
     struct builder b = {.r = r, .base = -1, .share = -1};
 
+    int rc;
+
     if (!(b.sources = calloc(r->plan->nmounts + 1, sizeof(*b.sources))))
         return errprintf(e, "out of memory");
-    return build(&b, e);
+    rc = build(&b, e);
+    free(b.sources); /* the child shares its caller's heap (ns_run_in_child) */
+    return rc;
 }
