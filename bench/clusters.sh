@@ -96,10 +96,13 @@ bench_namespace_yaml='defaults:
   base_path: "@CLUSTER_DIR@/nsl"
   dirs: "/tmp,/dev/shm"'
 
-# bench_setup_start SETUP [cluster_start options...]: this process's cluster, as SETUP.
+# bench_setup_start SETUP [cluster_start options...]: this process's cluster, as SETUP, with
+# BENCH_CONF_EXTRA's slurm.conf lines if set (not another --conf-extra: the set-up's would go).
 bench_setup_start() {
-    local setup=$1
+    local setup=$1 extra=${BENCH_CONF_EXTRA:-}
     shift
+    [ -z "$extra" ] || set -- --conf-extra "$extra" "$@"
+    extra=${extra:+$'\n'$extra}
     case $setup in
     none) cluster_start "$@" ;;
     strict | strict-2G)
@@ -110,17 +113,17 @@ bench_setup_start() {
         ;;
     tmp+shm) iso_cluster_start "$bench_policy_tmp_shm" "$@" ;;
     jc-tmpfs)
-        cluster_start --conf-extra 'JobContainerType=job_container/tmpfs' \
+        cluster_start "$@" --conf-extra "JobContainerType=job_container/tmpfs$extra" \
             --prolog-flags Alloc,Contain \
-            --file job_container.conf $'AutoBasePath=true\nBasePath=@CLUSTER_DIR@/jc' "$@"
+            --file job_container.conf $'AutoBasePath=true\nBasePath=@CLUSTER_DIR@/jc'
         ;;
     ns-tmpfs)
-        cluster_start --conf-extra 'NamespaceType=namespace/tmpfs' --prolog-flags Contain \
-            --file job_container.conf $'AutoBasePath=true\nBasePath=@CLUSTER_DIR@/jc' "$@"
+        cluster_start "$@" --conf-extra "NamespaceType=namespace/tmpfs$extra" --prolog-flags Contain \
+            --file job_container.conf $'AutoBasePath=true\nBasePath=@CLUSTER_DIR@/jc'
         ;;
     ns-linux)
-        cluster_start --conf-extra 'NamespaceType=namespace/linux' --prolog-flags Contain \
-            --file namespace.yaml "$bench_namespace_yaml" "$@"
+        cluster_start "$@" --conf-extra "NamespaceType=namespace/linux$extra" --prolog-flags Contain \
+            --file namespace.yaml "$bench_namespace_yaml"
         ;;
     *) bench_die "unknown set-up $setup" ;;
     esac
