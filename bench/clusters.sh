@@ -20,6 +20,8 @@
 #             job_container.conf
 #   ns-linux  Slurm's namespace/linux (25.11+), PrologFlags=Contain, namespace.yaml with
 #             auto_base_path, base_path under the cluster, dirs /tmp,/dev/shm
+#   noop      a SPANK plugin whose job prolog and epilog do nothing (bench/src/spank-noop.c):
+#             what any plugin with those hooks costs, whatever it does in them
 #
 # The servers (one process each: the harness keeps one cluster per shell, and holds its users
 # per process):
@@ -53,7 +55,7 @@ bench_default_setups() {
 }
 
 bench_setup_known() {
-    case $1 in none | strict | strict-2G | tmp+shm | jc-tmpfs | ns-tmpfs | ns-linux) return 0 ;; esac
+    case $1 in none | strict | strict-2G | tmp+shm | jc-tmpfs | ns-tmpfs | ns-linux | noop) return 0 ;; esac
     return 1
 }
 
@@ -112,6 +114,10 @@ bench_setup_start() {
             bench_policy_dir "$CLUSTER_DIR" "$(cat "$ISO_POLICY")"
         ;;
     tmp+shm) iso_cluster_start "$bench_policy_tmp_shm" "$@" ;;
+    noop)
+        cluster_start "$@" --file plugstack.conf "required $BENCH_BIN/spank-noop.so" \
+            --plugstack @CLUSTER_DIR@/plugstack.conf
+        ;;
     jc-tmpfs)
         cluster_start "$@" --conf-extra "JobContainerType=job_container/tmpfs$extra" \
             --prolog-flags Alloc,Contain \
@@ -168,11 +174,19 @@ bench_server_ready() {
     exit 2
 }
 
+# The control plugin of set-up noop, built once per build directory.
+compile_noop() {
+    local src=$bench_top/bench/src/spank-noop.c so=$BENCH_BIN/spank-noop.so
+    [ "$so" -nt "$src" ] || ${CC:-cc} -O2 -Wall -shared -fPIC -o "$so" "$src" ||
+        bench_die "cannot compile $src"
+}
+
 # One at a time: a cluster starting reaps the directories of clusters it takes for dead, and
 # one still being made could look dead.
 bench_servers_start() {
     local script=$1 s fd
     shift
+    [[ " $* " != *" noop "* ]] || bench_locked compile_noop
     trap bench_servers_signal INT TERM
     trap 'bench_servers_stop; bench_scratch_remove' EXIT
     for s in "$@"; do

@@ -13,12 +13,19 @@ trap 'rm -rf "$out"' EXIT
 
 for src in "$top_srcdir"/bench/src/*.c; do
     name=$(basename "$src" .c)
-    case $name in bench | spank-timer) continue ;; esac # a library, and a plugin built apart
+    case $name in bench | spank-*) continue ;; esac # a library, and plugins (below)
     # shellcheck disable=SC2086 # libs holds several words
     log=$(${CC:-cc} -std=gnu11 -O0 -Wall -Wextra -Wno-unused-parameter -Werror \
         -I"$top_builddir" -I"$top_srcdir/common" -I"$top_srcdir/bench/src" \
         -o "$out/$name" "$src" "$top_srcdir/bench/src/bench.c" "$lib" $libs 2>&1)
     ok $? "bench/src/$name.c builds against the core"
+    [ -z "$log" ] || diag "$log"
+done
+# The SPANK plugins the benchmarks put beside (or instead of) isolation.so.
+for src in "$top_srcdir"/bench/src/spank-*.c; do
+    name=$(basename "$src" .c)
+    log=$(${CC:-cc} -O0 -Wall -Werror -shared -fPIC -o "$out/$name.so" "$src" -ldl 2>&1)
+    ok $? "bench/src/$name.c builds as a SPANK plugin"
     [ -z "$log" ] || diag "$log"
 done
 for script in "$top_srcdir"/bench/*; do
