@@ -7,7 +7,8 @@
 # per source tree; not under /tmp, which jobs see privately), BENCH_SCRATCH (parent of the
 # build and of each run's scratch directory, default /var/lib/spank-isolation-bench),
 # BENCH_QUICK (set: fewer runs, for trying the scripts; the numbers are then not the ones to
-# publish).
+# publish), BENCH_REV (the source's revision for the tables, when the tree is a copy without git:
+# bench/run --suite).
 set -uo pipefail
 
 bench_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -140,5 +141,5 @@ bench_machine() {
     echo "- kernel: $(uname -r); $(. /etc/os-release && echo "$PRETTY_NAME") (Debian $(cat /etc/debian_version 2>/dev/null))"
     echo "- Slurm: $(dpkg-query -W -f='${Version}' slurmd 2>/dev/null || srun --version)"
     echo "- disk under $BENCH_SCRATCH: $(findmnt -n -o FSTYPE,SOURCE -T "$BENCH_SCRATCH" | tr -s ' ')"
-    echo "- spank-isolation: $(git -C "$bench_top" describe --always --dirty 2>/dev/null || echo unknown)"
+    echo "- spank-isolation: ${BENCH_REV:-$(git -C "$bench_top" describe --always --dirty 2>/dev/null || echo unknown)}"
 }
