@@ -301,6 +301,33 @@ static void plant_old_job(struct instance_store *s, uint32_t id, const char *boo
     instance_store_unlock(s);
 }
 
+/* A job whose builder is at work (its build lock held, no state or pin yet: job_setup builds
+ * without the store lock) is neither swept nor dropped as stale; once the builder is gone, it
+ * is. */
+static void test_sweep_building(struct instance_store *s)
+{
+    struct instance_job job;
+    struct err e;
+
+    instance_store_lock(s, &e);
+    instance_job_open(s, 63, true, &job, &e);
+    instance_store_unlock(s);
+    ok(instance_job_build_lock(&job, false) == 0, "a builder takes the job's build lock");
+    is_int(instance_sweep(s, false, &e), 0, "the sweep leaves a job being built alone");
+    ok(rexists("job/63"), "...and its record is there");
+    is_int(instance_job_drop_stale(s, 63, 4242, &e), 0, "...and so does a step's stale check");
+    {
+        struct instance_job other;
+        instance_job_open(s, 63, false, &other, &e);
+        ok(instance_job_build_lock(&other, false) < 0 && errno == EWOULDBLOCK,
+           "a second builder of the job finds the lock taken");
+        instance_job_close(&other);
+    }
+    instance_job_close(&job);
+    is_int(instance_sweep(s, false, &e), 1, "once the builder is gone, the sweep removes the job");
+    ok(!rexists("job/63"), "...and its record");
+}
+
 static void test_sweep(struct instance_store *s)
 {
     struct err e;
@@ -324,6 +351,7 @@ static void test_sweep(struct instance_store *s)
     ok(!rexists("job/61"), "a job with no state (a builder that died) is removed");
     ok(rexists("job/62"), "a job of this boot without a namespace is kept");
     instance_job_remove(s, 62, &e);
+    test_sweep_building(s);
 }
 
 /* The first dot-name in BASE/trash, in NAME; false if there is none. */

@@ -73,6 +73,46 @@ static int pinned_for(struct instance_store *s, uint32_t job_id, uid_t uid, stru
     return rc;
 }
 
+/* Open job JOB_ID's record under the store lock, holding its build lock, unless a namespace is
+ * pinned for it already: then 1 (nothing to build; *RC is pinned_for's answer), with the store
+ * unlocked. 0: the caller builds, holding the store lock and the job's build lock. -1: failed,
+ * unlocked. A builder of the same job at work is waited for, without the store lock. */
+static int claim_job(struct instance_store *s, uint32_t job_id, uid_t uid, struct instance_job *job,
+                     int *rc, struct err *e)
+{
+    int pin;
+
+    for (;;) {
+        if (instance_store_lock(s, e) < 0)
+            return -1;
+        if (instance_job_open(s, job_id, true, job, e) < 0)
+            break;
+        if ((pin = instance_pin_open(s, job_id, NULL)) >= 0) {
+            close(pin);
+            *rc = pinned_for(s, job_id, uid, e);
+            instance_job_close(job);
+            instance_store_unlock(s);
+            return 1;
+        }
+        if (instance_job_build_lock(job, false) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK) {
+            errprintf_errno(e, errno, "job %" PRIu32 ": cannot lock its record", job_id);
+            break;
+        }
+        instance_store_unlock(s);
+        instance_job_build_lock(job, true); /* the other builder is done: look again */
+        instance_job_close(job);
+    }
+    instance_job_close(job);
+    instance_store_unlock(s);
+    return -1;
+}
+
+/* The store lock covers only what other jobs touch: the job's record and instances, and its
+ * references to the user's instances. The namespace is built (milliseconds, more with thousands
+ * of host mounts) under the job's own build lock, so that the jobs of a busy node start side by
+ * side instead of one after another. */
 int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan, uid_t uid,
               gid_t gid, struct err *e)
 {
@@ -82,24 +122,19 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
     const char **ptrs = calloc(plan->npolydirs + 1, sizeof(*ptrs));
     mode_t *modes = calloc(plan->npolydirs + 1, sizeof(*modes));
     char share[PATH_MAX];
-    int rc = -1, pin;
+    int rc = -1, claimed;
 
     if (!paths || !ptrs || !modes) {
         errprintf(e, "out of memory");
         goto out;
     }
-    if (instance_store_lock(s, e) < 0)
+    if ((claimed = claim_job(s, job_id, uid, &job, &rc, e)) != 0)
         goto out;
-    if (instance_job_open(s, job_id, true, &job, e) < 0)
-        goto unlock;
-    if ((pin = instance_pin_open(s, job_id, NULL)) >= 0) {
-        close(pin);
-        rc = pinned_for(s, job_id, uid, e);
-        goto unlock;
-    }
-    if (make_instances(s, &job, plan, uid, gid, paths, modes, e) < 0 ||
-        instance_job_share(s, job_id, share, sizeof(share), e) < 0)
-        goto unlock;
+    claimed = make_instances(s, &job, plan, uid, gid, paths, modes, e) < 0 ||
+              instance_job_share(s, job_id, share, sizeof(share), e) < 0;
+    instance_store_unlock(s);
+    if (claimed)
+        goto close;
     for (size_t i = 0; i < plan->npolydirs; i++)
         ptrs[i] = paths[i];
     struct ns_request r = {.plan = plan,
@@ -113,16 +148,15 @@ int job_setup(struct instance_store *s, uint32_t job_id, const struct plan *plan
                            .pin_dirfd = job.dirfd,
                            .pin_name = "ns"};
     if (nsjob_build(&r, e) < 0)
-        goto unlock;
+        goto close;
     snprintf(st.profile, sizeof(st.profile), "%s", plan->profile);
     nsjob_current(st.host_ns, sizeof(st.host_ns));
     st.env = job_env_strings(plan);
     st.resize = resize_strings(plan);
     rc = instance_state_write(&job, &st, e);
     job_state_clear(&st);
-unlock:
-    instance_job_close(&job);
-    instance_store_unlock(s);
+close:
+    instance_job_close(&job); /* releases the build lock */
 out:
     free(paths);
     free(ptrs);

@@ -129,23 +129,30 @@ static int resize_entry(struct instance_store *s, uint32_t job_id, uid_t uid, in
     return nsjob_resize_tmpfs(nsfd, en->path, bytes, e);
 }
 
-/* The store lock: two jobs of one user must not each set the shared instance to their own view
- * of the largest size. */
+/* The store lock, only when a user's instance is among them: two jobs of one user must not each
+ * set the shared instance to their own view of the largest size. A job's own instances need no
+ * lock, so the first steps of a busy node's jobs do not wait for each other. */
 static int resize_all(struct instance_store *s, uint32_t job_id, uid_t uid, int nsfd,
                       char *const *resize, uint64_t mem, struct err *e)
 {
     struct entry en;
+    bool locked = false;
     int rc = 0;
 
-    if (instance_store_lock(s, e) < 0)
-        return -1;
+    for (char *const *v = resize; *v; v++)
+        if (parse_entry(*v, &en) && en.user && !locked) {
+            if (instance_store_lock(s, e) < 0)
+                return -1;
+            locked = true;
+        }
     for (char *const *v = resize; rc == 0 && *v; v++)
         if (parse_entry(*v, &en) && resize_entry(s, job_id, uid, nsfd, &en, mem, e) < 0)
             rc = errprintf(e,
                            "%s keeps its size (the job's share of %" PRIu64
                            " MiB would not hold what it holds, or the remount failed): %.800s",
                            en.path, mem >> 20, e->text);
-    instance_store_unlock(s);
+    if (locked)
+        instance_store_unlock(s);
     return rc;
 }
 

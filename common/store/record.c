@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/vfs.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -60,6 +61,26 @@ void instance_job_close(struct instance_job *job)
     if (job->dirfd >= 0)
         close(job->dirfd);
     job->dirfd = -1;
+}
+
+int instance_job_build_lock(struct instance_job *job, bool wait)
+{
+    while (flock(job->dirfd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+bool store_job_building(int jobfd)
+{
+    int fd = openat(jobfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool building;
+
+    if (fd < 0)
+        return false;
+    building = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd); /* drops the shared lock if it was taken */
+    return building;
 }
 
 bool instance_job_marked(struct instance_store *s, uint32_t job_id, const char *name)

@@ -171,6 +171,8 @@ static bool record_is_stale(int jobfd, uid_t uid)
     struct job_state st;
     bool stale = false;
 
+    if (store_job_building(jobfd))
+        return false;
     if (store_read_state_at(jobfd, &st, NULL) == 0)
         stale = st.uid != uid;
     job_state_clear(&st);

@@ -78,6 +78,12 @@ int instance_job_open(struct instance_store *s, uint32_t job_id, bool create,
                       struct instance_job *job, struct err *e);
 void instance_job_close(struct instance_job *job);
 
+/* The job's build lock (flock on its record), held by whoever builds its namespace from before it
+ * releases the store lock until the job's state is written (instance_job_close releases it): the
+ * sweep and a stale-record check leave a job being built alone, and a second builder of the same
+ * job waits for the first (WAIT), or learns that one is at work (-1 with errno EWOULDBLOCK). */
+int instance_job_build_lock(struct instance_job *job, bool wait);
+
 /* The name of a polydir's instance: "/var/tmp" -> "var-tmp"; '-' and unusual bytes are
  * escaped as \xNN, so distinct paths give distinct names. */
 void instance_name(const char *path, char *buf, size_t size);

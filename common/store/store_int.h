@@ -97,6 +97,9 @@ int store_release_users(struct instance_store *s, struct trash *t, uint32_t job_
 int store_detach_job_locked(struct instance_store *s, struct trash *t, uint32_t job_id, int *linger,
                             struct err *e);
 
+/* A builder holds the build lock of the job whose record JOBFD is (instance_job_build_lock). */
+bool store_job_building(int jobfd);
+
 /* Whether the job of the open job record JOBFD still runs on this node (live.c):
  * 1 yes, 0 no (its extern step is gone and no process is inside its namespace), -1 unknown (no
  * extern step recorded: Slurm was not configured with PrologFlags=Contain). */

@@ -21,8 +21,8 @@
 
 /* A job is stale when it has ended on this node (its extern step is gone and its namespace
  * empty), or when its namespace is gone and it was set up in an earlier boot (or never finished:
- * its builder holds the store lock until the state is written). A job that may still run is
- * never stale. */
+ * its builder holds the job's build lock until the state is written). A job that may still run,
+ * or is being built, is never stale. */
 static bool job_is_stale(int jobs, const char *name, const char *boot)
 {
     struct job_state st;
@@ -32,6 +32,10 @@ static bool job_is_stale(int jobs, const char *name, const char *boot)
 
     if (jfd < 0)
         return false;
+    if (store_job_building(jfd)) {
+        close(jfd);
+        return false;
+    }
     if ((alive = store_job_alive(jfd)) >= 0 || (pin = store_pin_open_at(jfd)) >= 0) {
         if (alive < 0)
             close(pin);
