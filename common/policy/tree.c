@@ -199,27 +199,33 @@ static int on_event(struct ctx *c, yaml_event_t *ev, struct builder *b)
 
 struct node *tree_load(struct ctx *c)
 {
+    const struct libyaml *ly;
     yaml_parser_t y;
     yaml_event_t ev;
     struct builder b = {.depth = 0};
+    struct err e;
     int r = 0;
 
-    if (!yaml_parser_initialize(&y)) {
+    if (!(ly = libyaml_get(&e))) {
+        diag_add(c->d, DIAG_ERROR, 0, 0, "the policy cannot be read: %s", e.text);
+        return NULL;
+    }
+    if (!ly->yaml_parser_initialize(&y)) {
         out_of_memory(c);
         return NULL;
     }
-    yaml_parser_set_input_string(&y, (const unsigned char *)c->buf, c->len);
-    yaml_parser_set_encoding(&y, YAML_UTF8_ENCODING);
+    ly->yaml_parser_set_input_string(&y, (const unsigned char *)c->buf, c->len);
+    ly->yaml_parser_set_encoding(&y, YAML_UTF8_ENCODING);
     while (r == 0) {
-        if (!yaml_parser_parse(&y, &ev)) {
+        if (!ly->yaml_parser_parse(&y, &ev)) {
             report_syntax(c, &y);
             r = -1;
             break;
         }
         r = on_event(c, &ev, &b);
-        yaml_event_delete(&ev);
+        ly->yaml_event_delete(&ev);
     }
-    yaml_parser_delete(&y);
+    ly->yaml_parser_delete(&y);
     if (r < 0) {
         node_free(b.root);
         return NULL;

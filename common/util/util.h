@@ -1,13 +1,16 @@
 /* The util module's door: error messages carried to the edge (err), control bytes escaped in
  * what reaches a log (escape), one logging interface with a sink per front end (log),
- * FILE:LINE:COL diagnostics about a policy (diag), and libmount loaded on first use (libmount).
+ * FILE:LINE:COL diagnostics about a policy (diag), and libmount and libyaml loaded on first use
+ * (lazylib).
  * Depends on nothing else in common/. */
 #ifndef ISO_UTIL_H
 #define ISO_UTIL_H
 
 #include <libmount/libmount.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <yaml.h>
 
 /* An error message carried from where a failure happens to the front end that shows it. */
 
@@ -77,9 +80,10 @@ void diag_print(struct diag_list *d, FILE *out);
 /* Format diagnostic I into BUF as it would be printed (without the newline). */
 void diag_format(const struct diag_list *d, size_t i, char *buf, size_t size);
 
-/* libmount, loaded (dlopen) the first time it is needed rather than linked: most processes that
- * load the plugin never read a mount table. Only its types and constants come from its header;
- * call its functions through libmount_get(): lm->mnt_new_table(), ... */
+/* libmount and libyaml, loaded (dlopen) the first time they are needed rather than linked: most
+ * processes that load the plugin never read a mount table or parse a policy. Only their types
+ * and constants come from their headers; call their functions through libmount_get() and
+ * libyaml_get(): lm->mnt_new_table(), ly->yaml_parser_parse(), ... */
 
 #define LIBMOUNT_FUNCS(X)                                                                          \
     X(mnt_new_table)                                                                               \
@@ -112,8 +116,23 @@ struct libmount {
 #undef LIBMOUNT_MEMBER
 };
 
-/* The library's functions, loaded once per process (thread-safe); NULL with the reason in E if
- * it cannot be loaded. */
+#define LIBYAML_FUNCS(X)                                                                           \
+    X(yaml_parser_initialize)                                                                      \
+    X(yaml_parser_set_input_string)                                                                \
+    X(yaml_parser_set_encoding)                                                                    \
+    X(yaml_parser_parse)                                                                           \
+    X(yaml_event_delete)                                                                           \
+    X(yaml_parser_delete)
+
+struct libyaml {
+#define LIBYAML_MEMBER(f) __typeof__(f) *f;
+    LIBYAML_FUNCS(LIBYAML_MEMBER)
+#undef LIBYAML_MEMBER
+};
+
+/* The libraries' functions, loaded once per process (thread-safe); NULL with the reason in E if
+ * one cannot be loaded. */
 const struct libmount *libmount_get(struct err *e);
+const struct libyaml *libyaml_get(struct err *e);
 
 #endif
