@@ -995,6 +995,23 @@ static void test_mount_entries(void)
                "\"defaults,nosuid,nodev,noexec,ro\"}\n"
                "      - {type: tmpfs, target: /opt, options: \"nosuid,nodev,noexec,size=8G\"}\n",
           "", "the options that are always applied are accepted");
+    {
+        struct policy *p = accepted(
+            HEAD "profiles:\n  a:\n    mounts:\n"
+                 "      - {type: bind, source: /usr, target: /usr, options: \"nodev,ro\"}\n"
+                 "      - {type: tmpfs, target: /opt, options: \"size=8G,noexec\"}\n"
+                 "      - {type: bind, source: /usr, target: /u2, options: \"noexec\"}\n",
+            "", "options split at commas");
+        const struct profile *a = p ? policy_profile(p, "a") : NULL;
+        if (a && a->nmounts == 3) {
+            is_int(a->mounts[0].flags, MOUNT_OPT_RO, "nodev,ro: a read-only bind");
+            is_int(a->mounts[1].flags, MOUNT_OPT_NOEXEC, "tmpfs noexec: the noexec flag");
+            is_int(a->mounts[2].flags, MOUNT_OPT_NOEXEC, "bind noexec: the noexec flag only");
+        } else {
+            ok(0, "profile a has its three mounts");
+        }
+        policy_free(p);
+    }
 }
 
 static void test_expansions(void)

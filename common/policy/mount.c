@@ -1,12 +1,11 @@
 /* Mount entries: bind, symlink, tmpfs and dir, with their options and their groups: and users:
  * filters. An entry is judged by its type, so the keys are gathered first and read after.
- * Option strings are split by libmount, and the flags they set come from its Linux option map;
- * which options an entry takes, and every message, are the policy language's own. */
+ * Options are a few plain words (ro, noexec, size=, mode=, ...): split at commas here, so that
+ * reading a policy does not load libmount. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 
 #include "util/util.h"
 #include "policy/policy.h"
@@ -58,6 +57,11 @@ static void read_filter(struct ctx *c, const struct node *v, struct filter *f, c
     f->loc = v->loc;
 }
 
+/* The bits of *SEEN: bind_option sets bit i for known[i]; fs_option its own. */
+#define BIND_RO (1u << 0)
+#define BIND_NOEXEC (1u << 4)
+#define FS_NOEXEC 4u
+
 static void bind_option(struct ctx *c, struct loc at, const char *opt, struct mount_entry *m,
                         unsigned *seen)
 {
@@ -97,7 +101,7 @@ static void fs_option(struct ctx *c, struct loc at, const char *opt, struct moun
         bit = 2;
         read_size(c, opt + 5, at, false, &m->size);
     } else if (tmpfs && strcmp(opt, "noexec") == 0) {
-        bit = 4;
+        bit = FS_NOEXEC;
     } else if (tmpfs && (strcmp(opt, "nosuid") == 0 || strcmp(opt, "nodev") == 0)) {
         return;
     } else {
@@ -111,40 +115,32 @@ static void fs_option(struct ctx *c, struct loc at, const char *opt, struct moun
     *seen |= bit;
 }
 
-/* Judge each option of S as libmount splits it (NAME or NAME=VALUE between commas; it skips
- * empty items, which read_options has reported). An option is shown as written. */
-static void judge_options(struct ctx *c, const struct libmount *lm, struct loc at, const char *s,
-                          struct mount_entry *m, unsigned *seen)
+/* Judge each option of S (NAME or NAME=VALUE between commas; empty items, which read_options
+ * has reported, are skipped; no option takes a quoted value). An option is shown as written. */
+static void judge_options(struct ctx *c, struct loc at, const char *s, struct mount_entry *m,
+                          unsigned *seen)
 {
-    char *copy = dup_str(c, s), *opt = dup_str(c, s), *rest = copy, *name, *value;
-    size_t nlen, vlen;
+    char *copy = dup_str(c, s), *save = NULL;
 
-    while (copy && opt && lm->mnt_optstr_next_option(&rest, &name, &nlen, &value, &vlen) == 0) {
-        size_t len = value ? (size_t)(value + vlen - name) : nlen;
-        memcpy(opt, name, len);
-        opt[len] = '\0';
+    for (char *opt = copy ? strtok_r(copy, ",", &save) : NULL; opt;
+         opt = strtok_r(NULL, ",", &save)) {
         if (m->type == MOUNT_BIND)
             bind_option(c, at, opt, m, seen);
         else
             fs_option(c, at, opt, m, seen);
     }
     free(copy);
-    free(opt);
 }
 
-/* The flags an entry's options set, from libmount's Linux option map (ro is MS_RDONLY, noexec
- * MS_NOEXEC): ro for a bind, noexec for a bind or a tmpfs. */
-static unsigned option_flags(const struct libmount *lm, const char *s, enum mount_type type)
+/* The flags an entry's options set (SEEN: bind_option's or fs_option's bits): ro for a bind,
+ * noexec for a bind or a tmpfs. */
+static unsigned option_flags(unsigned seen, enum mount_type type)
 {
-    const struct libmnt_optmap *linux_map = lm->mnt_get_builtin_optmap(MNT_LINUX_MAP);
-    unsigned long ms = 0;
     unsigned flags = 0;
 
-    if (!linux_map || lm->mnt_optstr_get_flags(s, &ms, linux_map) < 0)
-        return 0;
-    if (type == MOUNT_BIND && (ms & MS_RDONLY))
+    if (type == MOUNT_BIND && (seen & BIND_RO))
         flags |= MOUNT_OPT_RO;
-    if (type != MOUNT_DIR && (ms & MS_NOEXEC))
+    if ((type == MOUNT_BIND && (seen & BIND_NOEXEC)) || (type == MOUNT_TMPFS && (seen & FS_NOEXEC)))
         flags |= MOUNT_OPT_NOEXEC;
     return flags;
 }
@@ -152,9 +148,7 @@ static unsigned option_flags(const struct libmount *lm, const char *s, enum moun
 static void read_options(struct ctx *c, const struct node *v, struct mount_entry *m)
 {
     const char *s = want_scalar(c, v, "a comma-separated string of options such as \"ro,noexec\"");
-    const struct libmount *lm;
     unsigned seen = 0;
-    struct err e;
 
     if (!s || !(m->options = dup_str(c, s)))
         return;
@@ -164,18 +158,14 @@ static void read_options(struct ctx *c, const struct node *v, struct mount_entry
     }
     if (s[0] == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,"))
         error_at(c, v->loc, "empty option in \"%s\" (stray comma?)", esc(c, s));
-    /* libmount would read "a,b" in quotes as one option and drop an unclosed quote's text. */
+    /* no option takes a quoted value: a quote is a mistake (mount(8) would read "a,b" as one) */
     if (strchr(s, '"')) {
         error_at(c, v->loc, "options \"%s\" hold a double quote; no option takes a quoted value",
                  esc(c, s));
         return;
     }
-    if (!(lm = libmount_get(&e))) {
-        error_at(c, v->loc, "options cannot be read: %s", e.text);
-        return;
-    }
-    judge_options(c, lm, v->loc, s, m, &seen);
-    m->flags = option_flags(lm, s, m->type);
+    judge_options(c, v->loc, s, m, &seen);
+    m->flags = option_flags(seen, m->type);
     if (m->type == MOUNT_BIND && (seen & 3) == 3)
         error_at(c, v->loc, "options \"%s\" ask for both ro and rw; keep one", esc(c, s));
 }
