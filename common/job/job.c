@@ -87,6 +87,18 @@ static int claim_job(struct instance_store *s, uint32_t job_id, uid_t uid, struc
             return -1;
         if (instance_job_open(s, job_id, true, job, e) < 0)
             break;
+        /* First the build lock: a builder at work has pinned the namespace before it writes the
+         * state, so a pin seen without it may have no state yet. */
+        if (instance_job_build_lock(job, false) < 0) {
+            if (errno != EWOULDBLOCK) {
+                errprintf_errno(e, errno, "job %" PRIu32 ": cannot lock its record", job_id);
+                break;
+            }
+            instance_store_unlock(s);
+            instance_job_build_lock(job, true); /* the other builder is done: look again */
+            instance_job_close(job);
+            continue;
+        }
         if ((pin = instance_pin_open(s, job_id, NULL)) >= 0) {
             close(pin);
             *rc = pinned_for(s, job_id, uid, e);
@@ -94,15 +106,7 @@ static int claim_job(struct instance_store *s, uint32_t job_id, uid_t uid, struc
             instance_store_unlock(s);
             return 1;
         }
-        if (instance_job_build_lock(job, false) == 0)
-            return 0;
-        if (errno != EWOULDBLOCK) {
-            errprintf_errno(e, errno, "job %" PRIu32 ": cannot lock its record", job_id);
-            break;
-        }
-        instance_store_unlock(s);
-        instance_job_build_lock(job, true); /* the other builder is done: look again */
-        instance_job_close(job);
+        return 0;
     }
     instance_job_close(job);
     instance_store_unlock(s);
