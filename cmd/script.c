@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -95,6 +96,30 @@ static pid_t slurm_runner(bool *stepd)
     return found;
 }
 
+/* Slurm 24.11's extern slurmstepd can start the Epilog while another of its threads has handed the
+ * process to the job's user for a moment (its x11 shutdown calls seteuid, setegid and setgroups,
+ * which glibc applies to every thread): the script then starts with the real uid root and the
+ * user's effective uid, and an epilog that gave up there would leave the job's namespace behind
+ * and drain the node. Only root can make such a process, so root is taken back. -1 (said) when
+ * this is not root's process. */
+static int take_root(const char *what, bool epilog)
+{
+    uid_t euid = geteuid();
+
+    if (euid == 0)
+        return 0;
+    if (getuid() != 0 || setresuid(0, 0, 0) < 0 || setresgid(0, 0, 0) < 0 ||
+        setgroups(0, NULL) < 0) {
+        log_error("isolationctl %s: must run as root, as Slurm's %s", what,
+                  epilog ? "Epilog" : "Prolog");
+        return -1;
+    }
+    log_warn("isolationctl %s: started with the effective uid %lu and the real uid root (Slurm "
+             "dropped its privileges while starting the %s): running as root",
+             what, (unsigned long)euid, epilog ? "Epilog" : "Prolog");
+    return 0;
+}
+
 static int script_usage(const char *what)
 {
     fprintf(stderr,
@@ -152,11 +177,8 @@ int cmd_script(int argc, char **argv)
         return script_usage(what);
     openlog("isolation", LOG_PID, LOG_DAEMON);
     log_set_sink(script_sink, NULL);
-    if (geteuid() != 0) {
-        log_error("isolationctl %s: must run as root, as Slurm's %s", what,
-                  epilog ? "Epilog" : "Prolog");
+    if (take_root(what, epilog) < 0)
         return 1;
-    }
     if (script_job(&r) < 0)
         return 1;
     runner = slurm_runner(&stepd);

@@ -75,6 +75,22 @@ out=$(in_ns sh -c "env $slurm_env '$ctl' prolog --policy '$dir/policy.yaml' &&
 like "$out" 'rc=0' "the epilog succeeds"
 unlike "$out" '^77$' "...and removes the job's instances and record"
 
+# Slurm 24.11's extern slurmstepd can start the Epilog while its x11 shutdown has set the effective
+# uid, gid and groups to the job's user's, for the whole process: root's process all the same.
+gid=$(id -g nobody)
+as_user="setpriv --euid=$uid --egid=$gid --clear-groups"
+# shellcheck disable=SC2086
+out=$(in_ns sh -c "env $slurm_env $as_user '$ctl' prolog --policy '$dir/policy.yaml' &&
+    env $slurm_env $as_user '$ctl' epilog --policy '$dir/policy.yaml' && echo rc=\$?
+    ls -A $dir/base/job; ls -A /run/spank-isolation/store/*/job" 2>&1)
+like "$out" 'rc=0' "started with the user's effective uid (real uid root), prolog and epilog succeed"
+like "$out" 'effective uid '"$uid"' and the real uid root.*running as root' "...saying so"
+unlike "$out" '^77$' "...and the epilog removes the job's instances and record"
+out=$(in_ns env $slurm_env setpriv --reuid="$uid" --regid="$gid" --clear-groups \
+    "$ctl" epilog --policy "$dir/policy.yaml" 2>&1)
+is "$?" 1 "a process of the user's (real uid too) is refused"
+like "$out" 'must run as root' "...saying why"
+
 # shellcheck disable=SC2086
 out=$(in_ns env $slurm_env "$ctl" prolog --policy "$dir/nosuch.yaml" 2>&1)
 is "$?" 0 "a missing policy never fails the prolog (it would drain the node)"
