@@ -108,10 +108,15 @@ static int take_root(const char *what, bool epilog)
 
     if (euid == 0)
         return 0;
-    if (getuid() != 0 || setresuid(0, 0, 0) < 0 || setresgid(0, 0, 0) < 0 ||
-        setgroups(0, NULL) < 0) {
-        log_error("isolationctl %s: must run as root, as Slurm's %s", what,
-                  epilog ? "Epilog" : "Prolog");
+    if (getuid() != 0) {
+        log_error("isolationctl %s: must run as root, as Slurm's %s (real uid %lu, effective uid "
+                  "%lu)", what, epilog ? "Epilog" : "Prolog", (unsigned long)getuid(),
+                  (unsigned long)euid);
+        return -1;
+    }
+    if (setresuid(0, 0, 0) < 0 || setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0) {
+        log_error("isolationctl %s: started with the effective uid %lu and the real uid root, "
+                  "cannot take root back: %s", what, (unsigned long)euid, strerror(errno));
         return -1;
     }
     log_warn("isolationctl %s: started with the effective uid %lu and the real uid root (Slurm "
