@@ -29,6 +29,7 @@ static void usage(FILE *out)
                  "       isolationctl explain [--policy FILE] --login NAME [--host HOST]\n"
                  "                            [--groups G1,G2] [--uid N] [--mem SIZE]\n"
                  "       isolationctl prolog|epilog [--policy FILE]   (Slurm's Prolog/Epilog)\n"
+                 "       isolationctl sweep [--policy FILE]   (remove what ended jobs left)\n"
                  "       isolationctl import [--namespace-conf FILE] [--namespace-d DIR]\n"
                  "                           [--fstab-user FILE] [-o FILE]\n"
                  "FILE defaults to " POLICY_DEFAULT_PATH ". See isolationctl(1).\n");
@@ -462,6 +463,8 @@ int main(int argc, char **argv)
         return cmd_explain(argc - 1, argv + 1);
     if (strcmp(argv[1], "prolog") == 0 || strcmp(argv[1], "epilog") == 0)
         return cmd_script(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sweep") == 0)
+        return cmd_sweep(argc - 1, argv + 1);
     if (strcmp(argv[1], "import") == 0)
         return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -96,35 +95,6 @@ static pid_t slurm_runner(bool *stepd)
     return found;
 }
 
-/* Slurm 24.11's extern slurmstepd can start the Epilog while another of its threads has handed the
- * process to the job's user for a moment (its x11 shutdown calls seteuid, setegid and setgroups,
- * which glibc applies to every thread): the script then starts with the real uid root and the
- * user's effective uid, and an epilog that gave up there would leave the job's namespace behind
- * and drain the node. Only root can make such a process, so root is taken back. -1 (said) when
- * this is not root's process. */
-static int take_root(const char *what, bool epilog)
-{
-    uid_t euid = geteuid();
-
-    if (euid == 0)
-        return 0;
-    if (getuid() != 0) {
-        log_error("isolationctl %s: must run as root, as Slurm's %s (real uid %lu, effective uid "
-                  "%lu)", what, epilog ? "Epilog" : "Prolog", (unsigned long)getuid(),
-                  (unsigned long)euid);
-        return -1;
-    }
-    if (setresuid(0, 0, 0) < 0 || setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0) {
-        log_error("isolationctl %s: started with the effective uid %lu and the real uid root, "
-                  "cannot take root back: %s", what, (unsigned long)euid, strerror(errno));
-        return -1;
-    }
-    log_warn("isolationctl %s: started with the effective uid %lu and the real uid root (Slurm "
-             "dropped its privileges while starting the %s): running as root",
-             what, (unsigned long)euid, epilog ? "Epilog" : "Prolog");
-    return 0;
-}
-
 static int script_usage(const char *what)
 {
     fprintf(stderr,
@@ -162,6 +132,66 @@ static int script_job(struct job_request *r)
     return 0;
 }
 
+/* Not root. Slurm 24.05 to 25.11 run a job's extern step's X11 shutdown at its end whether or not
+ * the job asked for X11, and that shutdown hands the whole slurmstepd to the job's user for a
+ * moment (seteuid, for every thread); a Prolog or Epilog started then runs as the job's user
+ * (slurmstepd sets the child's real uid to its effective one before exec), and nothing gets root
+ * back. Fixed in 26.05 (SchedMD ticket 24439). A failed Epilog would drain the node: the epilog of
+ * a job whose extern step (STEPD_EPILOG) ran it as the job's user succeeds without doing
+ * anything, and the job's instances are removed by the sweep (the next prologs', or
+ * "isolationctl sweep"). Anything else run by anyone but root fails. */
+static int not_root(const char *what, bool stepd_epilog, const struct job_request *r)
+{
+    if (stepd_epilog && getuid() == r->uid) {
+        log_warn("job %" PRIu32 ": Slurm ran the Epilog as the job's user (uid %lu), not root (its "
+                 "extern step's X11 shutdown, Slurm 24.05 to 25.11): nothing is removed now; the "
+                 "next prolog's sweep, or \"isolationctl sweep\", removes the job's instances",
+                 r->job_id, (unsigned long)r->uid);
+        return 0;
+    }
+    log_error("isolationctl %s: must run as root, as Slurm's %s (real uid %lu, effective uid %lu)",
+              what, strcmp(what, "epilog") == 0 ? "Epilog" : "Prolog", (unsigned long)getuid(),
+              (unsigned long)geteuid());
+    return 1;
+}
+
+/* isolationctl sweep: what every prolog does once a minute, now: the instances of jobs that have
+ * ended (no process in their namespace, their extern step gone) are removed. */
+int cmd_sweep(int argc, char **argv)
+{
+    const char *policy_path = POLICY_DEFAULT_PATH;
+    struct instance_store *s;
+    struct policy *p;
+    struct err e;
+    int rc = 1;
+
+    if (argc == 3 && strcmp(argv[1], "--policy") == 0)
+        policy_path = argv[2];
+    else if (argc == 2 && strncmp(argv[1], "--policy=", 9) == 0)
+        policy_path = argv[1] + 9;
+    else if (argc != 1) {
+        fprintf(stderr, "Usage: isolationctl sweep [--policy FILE]\n");
+        return 2;
+    }
+    if (geteuid() != 0) {
+        fprintf(stderr, "isolationctl sweep: must run as root\n");
+        return 1;
+    }
+    if (!(p = job_policy_load_node(policy_path, getenv("SLURMD_NODENAME"), &e)))
+        fprintf(stderr, "isolationctl sweep: %s\n", e.text);
+    else if (!(s = instance_store_open(p->instance_base, true, &e)))
+        fprintf(stderr, "isolationctl sweep: %s\n", e.text);
+    else {
+        if (instance_sweep(s, false, &e) < 0)
+            fprintf(stderr, "isolationctl sweep: %s\n", e.text);
+        else
+            rc = 0;
+        instance_store_close(s);
+    }
+    policy_free(p);
+    return rc;
+}
+
 /* Exit status: 0 whatever a job's policy says (a failed Prolog drains the node; a policy error is
  * recorded for the job's tasks to report instead), 1 when this node cannot isolate jobs. */
 int cmd_script(int argc, char **argv)
@@ -182,11 +212,11 @@ int cmd_script(int argc, char **argv)
         return script_usage(what);
     openlog("isolation", LOG_PID, LOG_DAEMON);
     log_set_sink(script_sink, NULL);
-    if (take_root(what, epilog) < 0)
-        return 1;
     if (script_job(&r) < 0)
         return 1;
     runner = slurm_runner(&stepd);
+    if (geteuid() != 0)
+        return not_root(what, epilog && stepd, &r);
     if (runner && !stepd)
         return 0; /* slurmd's: the plugin's own job_prolog or job_epilog did it */
     r.holder = stepd ? runner : 0;

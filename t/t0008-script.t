@@ -75,21 +75,34 @@ out=$(in_ns sh -c "env $slurm_env '$ctl' prolog --policy '$dir/policy.yaml' &&
 like "$out" 'rc=0' "the epilog succeeds"
 unlike "$out" '^77$' "...and removes the job's instances and record"
 
-# Slurm 24.11's extern slurmstepd can start the Epilog while its x11 shutdown has set the effective
-# uid, gid and groups to the job's user's, for the whole process: root's process all the same.
-gid=$(id -g nobody)
-as_user="setpriv --euid=$uid --egid=$gid --clear-groups"
+# Slurm 24.05 to 25.11 can run the Epilog as the job's user (the extern step's X11 shutdown): the
+# epilog then succeeds (a failed Epilog drains the node) and leaves the job to the sweep. Its
+# runner is a slurmstepd process (a shell by that name here).
+cp /bin/sh "$dir/slurmstepd" && chmod 0755 "$dir/slurmstepd"
+as_user="setpriv --reuid=$uid --regid=$(id -g nobody) --clear-groups"
+store_jobs="ls -A /run/spank-isolation/store/*/job"
 # shellcheck disable=SC2086
-out=$(in_ns sh -c "env $slurm_env $as_user '$ctl' prolog --policy '$dir/policy.yaml' &&
-    env $slurm_env $as_user '$ctl' epilog --policy '$dir/policy.yaml' && echo rc=\$?
-    ls -A $dir/base/job; ls -A /run/spank-isolation/store/*/job" 2>&1)
-like "$out" 'rc=0' "started with the user's effective uid (real uid root), prolog and epilog succeed"
-like "$out" 'effective uid '"$uid"' and the real uid root.*running as root' "...saying so"
-unlike "$out" '^77$' "...and the epilog removes the job's instances and record"
-out=$(in_ns env $slurm_env setpriv --reuid="$uid" --regid="$gid" --clear-groups \
-    "$ctl" epilog --policy "$dir/policy.yaml" 2>&1)
-is "$?" 1 "a process of the user's (real uid too) is refused"
-like "$out" 'must run as root' "...saying why"
+out=$(in_ns sh -c "env $slurm_env '$dir/slurmstepd' -c \"'$ctl' prolog --policy '$dir/policy.yaml'; exit \\\$?\"
+    env $slurm_env '$dir/slurmstepd' -c \"$as_user '$ctl' epilog --policy '$dir/policy.yaml'; exit \\\$?\"
+    echo rc=\$?; $store_jobs; echo swept; '$ctl' sweep --policy '$dir/policy.yaml'; echo rc=\$?
+    $store_jobs; ls -A $dir/base/job" 2>&1)
+like "$out" 'rc=0' "the Epilog run by slurmstepd as the job's user succeeds"
+like "$out" "Slurm ran the Epilog as the job's user \\(uid $uid\\).*isolationctl sweep" \
+    "...saying why it removes nothing, and what will"
+like "$(sed -n '/^rc=0$/,/^swept$/p' <<<"$out")" '^77$' "...and the job's record stays for the sweep"
+is "$(sed -n '/^swept$/,$p' <<<"$out" | grep -c '^77$\|^rc=0$')" 1 \
+    "isolationctl sweep removes the ended job's record and instances"
+# shellcheck disable=SC2086
+out=$(in_ns env $slurm_env $as_user "$ctl" epilog --policy "$dir/policy.yaml" 2>&1)
+is "$?" 1 "an Epilog of the job's user's that slurmstepd did not run fails"
+like "$out" "must run as root, as Slurm's Epilog \\(real uid $uid" "...saying why"
+# shellcheck disable=SC2086
+out=$(in_ns env $slurm_env "$dir/slurmstepd" -c "$as_user '$ctl' prolog; exit \$?" 2>&1)
+is "$?" 1 "so does a Prolog run as the job's user"
+out=$(in_ns $as_user "$ctl" sweep --policy "$dir/policy.yaml" 2>&1)
+is "$?" 1 "isolationctl sweep refuses to run as a user"
+"$ctl" sweep extra >/dev/null 2>&1
+is "$?" 2 "...and takes no other argument"
 
 # shellcheck disable=SC2086
 out=$(in_ns env $slurm_env "$ctl" prolog --policy "$dir/nosuch.yaml" 2>&1)

@@ -41,9 +41,11 @@ iso_cluster_start "$policy" --prolog-flags Alloc,Contain,RunInJob --conf-extra "
     --file bin/prolog "#!/bin/sh
 exec $ctl prolog --policy @CLUSTER_DIR@/isolation.yaml" \
     --file bin/epilog "#!/bin/sh
-exec $ctl epilog --policy=@CLUSTER_DIR@/isolation.yaml" ||
+exec $ctl epilog --policy=@CLUSTER_DIR@/isolation.yaml 2>>@CLUSTER_DIR@/epilog.err" ||
     bail_out "cannot start the test cluster"
 chmod 0755 "$CLUSTER_DIR/bin/prolog" "$CLUSTER_DIR/bin/epilog"
+# Writable by all: Slurm 24.05 to 25.11 can run an Epilog as the job's user (isolationctl(1)).
+install -m 0666 /dev/null "$CLUSTER_DIR/epilog.err"
 cluster_add_user isoA isogrpA || bail_out "cannot create users"
 hostns=$(iso_host_ns)
 ok $(grep -q '^PrologFlags=Alloc,Contain,RunInJob$' "$SLURM_CONF"; echo $?) \
@@ -85,7 +87,14 @@ touch "/home/isoA/go.$CLUSTER_ID"
 is "$(job_wait "$id" 60)" COMPLETED "...and the job completes"
 
 wait_for 30 eval '[ -z "$(iso_leftovers)" ]'
-is "$(iso_leftovers)" "" "after the jobs the Epilog left nothing under the instance base"
+# Slurm 24.05 to 25.11 may run an Epilog as the job's user, now and then (the extern step's X11
+# shutdown): the epilog then leaves the job to the sweep, saying so.
+if [ -n "$(iso_leftovers)" ] && grep -q "Slurm ran the Epilog as the job's user" \
+    "$CLUSTER_DIR/epilog.err"; then
+    diag "Slurm ran an Epilog as the job's user: $(grep -m1 'Slurm ran' "$CLUSTER_DIR/epilog.err")"
+    "$ctl" sweep --policy "$CLUSTER_DIR/isolation.yaml"
+fi
+is "$(iso_leftovers)" "" "after the jobs the Epilog (or the sweep, after an Epilog run as the user) left nothing under the instance base"
 node_stays_up "the node is not drained"
 cluster_stop
 
