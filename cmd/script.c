@@ -132,12 +132,25 @@ static int script_job(struct job_request *r)
     return 0;
 }
 
+/* [--policy FILE | --policy=FILE], the only argument after the command ARGV[0], into *PATH; -1 for
+ * anything else. */
+static int policy_option(int argc, char **argv, const char **path)
+{
+    if (argc == 3 && strcmp(argv[1], "--policy") == 0)
+        *path = argv[2];
+    else if (argc == 2 && strncmp(argv[1], "--policy=", 9) == 0)
+        *path = argv[1] + 9;
+    else if (argc != 1)
+        return -1;
+    return 0;
+}
+
 /* Not root. Slurm 24.05 to 25.11 run a job's extern step's X11 shutdown at its end whether or not
  * the job asked for X11, and that shutdown hands the whole slurmstepd to the job's user for a
  * moment (seteuid, for every thread); a Prolog or Epilog started then runs as the job's user
  * (slurmstepd sets the child's real uid to its effective one before exec), and nothing gets root
  * back. Fixed in 26.05 (SchedMD ticket 24439). A failed Epilog would drain the node: the epilog of
- * a job whose extern step (STEPD_EPILOG) ran it as the job's user succeeds without doing
+ * a job whose slurmstepd ran it as the job's user (STEPD_EPILOG) succeeds without doing
  * anything, and the job's instances are removed by the sweep (the next prologs', or
  * "isolationctl sweep"). Anything else run by anyone but root fails. */
 static int not_root(const char *what, bool stepd_epilog, const struct job_request *r)
@@ -165,11 +178,7 @@ int cmd_sweep(int argc, char **argv)
     struct err e;
     int rc = 1;
 
-    if (argc == 3 && strcmp(argv[1], "--policy") == 0)
-        policy_path = argv[2];
-    else if (argc == 2 && strncmp(argv[1], "--policy=", 9) == 0)
-        policy_path = argv[1] + 9;
-    else if (argc != 1) {
+    if (policy_option(argc, argv, &policy_path) < 0) {
         fprintf(stderr, "Usage: isolationctl sweep [--policy FILE]\n");
         return 2;
     }
@@ -204,11 +213,7 @@ int cmd_script(int argc, char **argv)
     pid_t runner;
     int rc = 0;
 
-    if (argc == 3 && strcmp(argv[1], "--policy") == 0)
-        policy_path = argv[2];
-    else if (argc == 2 && strncmp(argv[1], "--policy=", 9) == 0)
-        policy_path = argv[1] + 9;
-    else if (argc != 1)
+    if (policy_option(argc, argv, &policy_path) < 0)
         return script_usage(what);
     openlog("isolation", LOG_PID, LOG_DAEMON);
     log_set_sink(script_sink, NULL);
